@@ -1,0 +1,3 @@
+//! The OpenCL backend of neurokern
+//!
+//! Not implemented yet: this crate only reserves its place in the workspace layout.
