@@ -143,6 +143,30 @@ impl Float for f16 {
     }
     #[inline(always)]
     fn narrow_f64(x: f64) -> Self {
-        f16::from_f64(x)
+        f16_from_f64(x)
     }
+}
+
+/// Rounds an `f64` to `f16` once, to nearest-even.
+///
+/// `half`'s own `f16::from_f64` does not: it drops the low 32 bits of the f64 significand
+/// before rounding (or, with the `f16c` instruction set, rounds to f32 first), so a value
+/// just above a midpoint between two f16 values can round down as if it were a tie. Here
+/// the value is first rounded to f32 *to odd* (truncate, then set the last bit if anything
+/// was dropped), which keeps the information "exactly a midpoint or not"; f32 has 13 more
+/// significand bits than f16 (≥ 2 are needed), so the final nearest-even rounding to f16 is
+/// the correctly rounded result, subnormals and overflow included.
+pub fn f16_from_f64(x: f64) -> f16 {
+    if x.is_nan() {
+        return f16::NAN;
+    }
+    let r = x as f32; // nearest-even; ±inf when beyond f32's range
+    if f64::from(r) == x {
+        return f16::from_f32(r);
+    }
+    let mut bits = r.to_bits();
+    if f64::from(r).abs() > x.abs() {
+        bits -= 1; // one step toward zero: the truncation of x (inf becomes f32::MAX)
+    }
+    f16::from_f32(f32::from_bits(bits | 1))
 }
