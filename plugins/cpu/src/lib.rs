@@ -1,3 +1,32 @@
-//! The reference CPU backend as a neurokern plugin
-//!
-//! Not implemented yet: this crate only reserves its place in the workspace layout.
+//! The reference CPU backend ([`neurokern_backend_cpu::CpuBackend`]) as a neurokern
+//! plugin: one device, `reference`, that runs every op in `f32` and `f16` exactly as
+//! `neurokern_core::reference` does. Loading it through the host and comparing with the
+//! in-process reference proves the plugin ABI bit for bit.
+
+use std::ffi::CStr;
+
+use neurokern_abi::export::Plugin;
+use neurokern_backend_cpu::CpuBackend;
+
+/// The CPU plugin.
+#[derive(Debug)]
+pub struct CpuPlugin;
+
+impl Plugin for CpuPlugin {
+    type Backend = CpuBackend;
+    const NAME: &'static CStr = c"cpu";
+
+    fn probe() -> Result<(), String> {
+        Ok(())
+    }
+
+    fn devices() -> Vec<String> {
+        vec!["reference".to_string()]
+    }
+
+    fn open(_index: usize) -> Result<CpuBackend, String> {
+        Ok(CpuBackend::new())
+    }
+}
+
+neurokern_abi::export_plugin!(CpuPlugin);

@@ -1,0 +1,101 @@
+//! `neurokern devices [PATH…]`: every plugin found, its devices and capabilities, and why
+//! any candidate was rejected or cannot run (like `clinfo`).
+
+use std::process::ExitCode;
+
+use neurokern::{FloatType, OpKind, Runtime};
+
+const USAGE: &str = "usage: neurokern devices [PLUGIN_FILE_OR_DIR…]\n\
+    Lists every neurokern plugin found (explicit paths, NEUROKERN_PLUGIN_PATH, the \
+    executable's directory, the cargo target directory), its devices and capabilities, and \
+    why any candidate was rejected or cannot run.";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match args.first().map(String::as_str) {
+        Some("devices") => devices(&args[1..]),
+        Some("-h" | "--help" | "help") => {
+            println!("{USAGE}");
+            ExitCode::SUCCESS
+        }
+        _ => {
+            eprintln!("{USAGE}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn devices(paths: &[String]) -> ExitCode {
+    let mut b = Runtime::builder();
+    for p in paths {
+        b = b.path(p);
+    }
+    let rt = b.build();
+    println!(
+        "neurokern host ABI {}.{}; {} candidate file(s), {} plugin(s) loaded",
+        neurokern::ABI_MAJOR,
+        neurokern::ABI_MINOR,
+        rt.candidates().len(),
+        rt.plugins().len()
+    );
+    for c in rt.candidates() {
+        println!();
+        println!("{} [{}]", c.path.display(), c.source);
+        let plugin = match &c.outcome {
+            Ok(p) => p,
+            Err(e) => {
+                println!("  rejected: {e}");
+                continue;
+            }
+        };
+        println!(
+            "  plugin {} {} (ABI {}.{}; {})",
+            plugin.name(),
+            plugin.version(),
+            plugin.abi().0,
+            plugin.abi().1,
+            plugin.build_info()
+        );
+        if let Err(why) = plugin.probe() {
+            println!("  cannot run here: {why}");
+            continue;
+        }
+        if plugin.device_names().is_empty() {
+            println!("  no devices");
+        }
+        for (i, name) in plugin.device_names().iter().enumerate() {
+            match plugin.open(i) {
+                Ok(dev) => {
+                    let caps = dev.capabilities();
+                    let all = OpKind::ALL.len() * FloatType::ALL.len();
+                    println!(
+                        "  device {i}: {name} — {} of {all} op×dtype pairs",
+                        caps.len()
+                    );
+                    for t in FloatType::ALL {
+                        let missing: Vec<&str> = OpKind::ALL
+                            .iter()
+                            .filter(|&&k| !caps.contains(&(k, t)))
+                            .map(|k| k.name())
+                            .collect();
+                        let n = OpKind::ALL.len() - missing.len();
+                        if missing.is_empty() {
+                            println!("    {t}: all {n} ops");
+                        } else {
+                            println!("    {t}: {n} ops; missing: {}", missing.join(", "));
+                        }
+                    }
+                }
+                Err(e) => println!("  device {i}: {name} — cannot open: {e}"),
+            }
+        }
+    }
+    if rt.candidates().is_empty() {
+        println!(
+            "\nno candidate found: build a plugin (cargo build -p neurokern-plugin-cpu), pass its \
+             path, or set {}",
+            neurokern::PLUGIN_PATH_ENV
+        );
+    }
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,380 @@
+//! Plugin discovery: [`Runtime`] and its [`RuntimeBuilder`].
+
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::device::Device;
+use crate::error::{Error, Result};
+use crate::plugin::Plugin;
+
+/// The environment variable that lists plugin files or directories (separated like
+/// `PATH`: `:` on Unix, `;` on Windows).
+pub const PLUGIN_PATH_ENV: &str = "NEUROKERN_PLUGIN_PATH";
+
+/// Where a candidate came from.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Source {
+    /// Given to [`RuntimeBuilder::path`].
+    Explicit,
+    /// Listed in [`PLUGIN_PATH_ENV`].
+    EnvVar,
+    /// The running executable's directory.
+    ExeDir,
+    /// The cargo target directory (profile directory) the executable was built in.
+    TargetDir,
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Source::Explicit => "explicit path",
+            Source::EnvVar => PLUGIN_PATH_ENV,
+            Source::ExeDir => "executable's directory",
+            Source::TargetDir => "target directory",
+        })
+    }
+}
+
+/// One file the runtime considered, and what became of it.
+#[derive(Debug)]
+pub struct Candidate {
+    /// The file.
+    pub path: PathBuf,
+    /// How it was found.
+    pub source: Source,
+    /// The loaded plugin, or why it was rejected.
+    pub outcome: Result<Arc<Plugin>>,
+}
+
+/// The file name a plugin library has in a directory search:
+/// `{DLL_PREFIX}neurokern_plugin_*{DLL_SUFFIX}` (`libneurokern_plugin_cpu.so`). Explicit
+/// paths and files listed in the environment variable may have any name.
+pub fn is_plugin_file_name(name: &str) -> bool {
+    let prefix = format!("{}neurokern_plugin_", std::env::consts::DLL_PREFIX);
+    name.starts_with(&prefix)
+        && name.ends_with(std::env::consts::DLL_SUFFIX)
+        && name.len() > prefix.len() + std::env::consts::DLL_SUFFIX.len()
+}
+
+/// How to find plugins. [`Runtime::discover`] is `RuntimeBuilder::default().build()`.
+#[derive(Debug, Clone)]
+pub struct RuntimeBuilder {
+    explicit: Vec<PathBuf>,
+    env: Option<Option<OsString>>,
+    exe_dir: bool,
+    target_dir: bool,
+}
+
+impl Default for RuntimeBuilder {
+    fn default() -> Self {
+        RuntimeBuilder {
+            explicit: Vec::new(),
+            env: None,
+            exe_dir: true,
+            target_dir: true,
+        }
+    }
+}
+
+impl RuntimeBuilder {
+    /// Adds an explicit plugin file, or a directory to search. Explicit paths come first,
+    /// in the order given.
+    pub fn path(mut self, p: impl Into<PathBuf>) -> Self {
+        self.explicit.push(p.into());
+        self
+    }
+
+    /// Uses `value` instead of the environment variable [`PLUGIN_PATH_ENV`] (`None`: as
+    /// if unset). Tests use this instead of mutating the process environment.
+    pub fn env_path(mut self, value: Option<OsString>) -> Self {
+        self.env = Some(value);
+        self
+    }
+
+    /// Searches the executable's directory (default: yes).
+    pub fn exe_dir(mut self, yes: bool) -> Self {
+        self.exe_dir = yes;
+        self
+    }
+
+    /// Searches the cargo target directory the executable lives in (default: yes).
+    pub fn target_dir(mut self, yes: bool) -> Self {
+        self.target_dir = yes;
+        self
+    }
+
+    /// Only the explicit paths: no environment variable, no executable or target dir.
+    pub fn only_explicit(self) -> Self {
+        self.env_path(None).exe_dir(false).target_dir(false)
+    }
+
+    /// Lists the candidates in order (explicit, environment, executable dir, target dir;
+    /// files of a directory sorted by name), without loading anything.
+    pub fn candidates(&self) -> Vec<(PathBuf, Source)> {
+        let mut out = Vec::new();
+        for p in &self.explicit {
+            push_path(&mut out, p, Source::Explicit, true);
+        }
+        let env = match &self.env {
+            Some(v) => v.clone(),
+            None => std::env::var_os(PLUGIN_PATH_ENV),
+        };
+        if let Some(v) = env {
+            for p in std::env::split_paths(&v) {
+                if !p.as_os_str().is_empty() {
+                    push_path(&mut out, &p, Source::EnvVar, true);
+                }
+            }
+        }
+        let exe = std::env::current_exe().ok();
+        if self.exe_dir {
+            if let Some(dir) = exe.as_deref().and_then(Path::parent) {
+                push_dir(&mut out, dir, Source::ExeDir);
+            }
+        }
+        if self.target_dir {
+            if let Some(dir) = exe.as_deref().and_then(target_profile_dir) {
+                push_dir(&mut out, &dir, Source::TargetDir);
+            }
+        }
+        // The same file reached twice (the executable's directory is often the target
+        // directory) is listed once, where it was first found.
+        let mut seen = std::collections::HashSet::new();
+        out.retain(|(p, _)| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
+        out
+    }
+
+    /// Loads every candidate. Never fails: rejections are recorded in
+    /// [`Runtime::candidates`].
+    pub fn build(self) -> Runtime {
+        let mut candidates: Vec<Candidate> = Vec::new();
+        let mut plugins: Vec<Arc<Plugin>> = Vec::new();
+        let mut by_file: HashMap<PathBuf, PathBuf> = HashMap::new();
+        let mut by_content: HashMap<(u64, u64), PathBuf> = HashMap::new();
+        let mut by_name: HashMap<String, PathBuf> = HashMap::new();
+        for (path, source) in self.candidates() {
+            let outcome = (|| {
+                let canon = std::fs::canonicalize(&path).map_err(|e| Error::Load {
+                    path: path.clone(),
+                    reason: e.to_string(),
+                })?;
+                if let Some(first) = by_file.get(&canon) {
+                    return Err(Error::Duplicate {
+                        path: path.clone(),
+                        first: first.clone(),
+                        why: "same file as",
+                    });
+                }
+                by_file.insert(canon, path.clone());
+                let key = content_key(&path)?;
+                if let Some(first) = by_content.get(&key) {
+                    return Err(Error::Duplicate {
+                        path: path.clone(),
+                        first: first.clone(),
+                        why: "same content as",
+                    });
+                }
+                by_content.insert(key, path.clone());
+                let plugin = Plugin::load(&path)?;
+                if let Some(first) = by_name.get(plugin.name()) {
+                    return Err(Error::Duplicate {
+                        path: path.clone(),
+                        first: first.clone(),
+                        why: "same plugin name as",
+                    });
+                }
+                by_name.insert(plugin.name().to_string(), path.clone());
+                let plugin = Arc::new(plugin);
+                plugins.push(plugin.clone());
+                Ok(plugin)
+            })();
+            candidates.push(Candidate {
+                path,
+                source,
+                outcome,
+            });
+        }
+        Runtime {
+            plugins,
+            candidates,
+        }
+    }
+}
+
+fn push_path(out: &mut Vec<(PathBuf, Source)>, p: &Path, source: Source, keep_missing: bool) {
+    if p.is_dir() {
+        push_dir(out, p, source);
+    } else if keep_missing || p.exists() {
+        out.push((p.to_path_buf(), source));
+    }
+}
+
+fn push_dir(out: &mut Vec<(PathBuf, Source)>, dir: &Path, source: Source) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut files: Vec<PathBuf> = rd
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_str().is_some_and(is_plugin_file_name))
+        .map(|e| e.path())
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    out.extend(files.into_iter().map(|p| (p, source)));
+}
+
+/// The cargo profile directory (`target/debug`, `target/release`, or the same under a
+/// custom target dir) that `exe` was built into: `deps/` and `examples/` are walked up
+/// from, and a profile directory is recognised by the `CACHEDIR.TAG` cargo writes in the
+/// target directory above it.
+pub fn target_profile_dir(exe: &Path) -> Option<PathBuf> {
+    let mut dir = exe.parent()?;
+    loop {
+        let parent = dir.parent()?;
+        if parent.join("CACHEDIR.TAG").is_file() {
+            return Some(dir.to_path_buf());
+        }
+        // A cross-compiled layout: target/<triple>/<profile>.
+        if let Some(gp) = parent.parent() {
+            if gp.join("CACHEDIR.TAG").is_file()
+                && !matches!(dir.file_name()?.to_str()?, "deps" | "examples" | "build")
+            {
+                return Some(dir.to_path_buf());
+            }
+        }
+        dir = parent;
+    }
+}
+
+/// File size and a 64-bit FNV-1a hash of the content.
+fn content_key(path: &Path) -> Result<(u64, u64)> {
+    let bytes = std::fs::read(path).map_err(|e| Error::Load {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    })?;
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in &bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    Ok((bytes.len() as u64, h))
+}
+
+/// The loaded plugins, and every candidate file with the reason it was accepted or
+/// rejected.
+///
+/// Discovery order: explicit paths ([`RuntimeBuilder::path`]), then the entries of
+/// [`PLUGIN_PATH_ENV`], then the executable's directory, then the cargo target directory
+/// the executable was built in. In a directory only files named like
+/// `libneurokern_plugin_*.so` (platform prefix and suffix) are candidates, sorted by name.
+/// The same plugin is loaded once: a candidate that is the same file, has the same
+/// content, or declares the same plugin name as one loaded before is skipped, and the
+/// first one found wins — deterministic for a given set of files.
+///
+/// `Runtime` is `Send + Sync`; plugins are never unloaded.
+#[derive(Debug)]
+pub struct Runtime {
+    plugins: Vec<Arc<Plugin>>,
+    candidates: Vec<Candidate>,
+}
+
+impl Runtime {
+    /// Discovers plugins from every default source.
+    pub fn discover() -> Runtime {
+        RuntimeBuilder::default().build()
+    }
+
+    /// A builder to choose the sources.
+    pub fn builder() -> RuntimeBuilder {
+        RuntimeBuilder::default()
+    }
+
+    /// Loads exactly one plugin file, failing with the reason it was rejected.
+    pub fn load(path: impl Into<PathBuf>) -> Result<Runtime> {
+        let mut rt = Runtime::builder().only_explicit().path(path).build();
+        match rt.candidates.pop() {
+            Some(Candidate {
+                outcome: Err(e), ..
+            }) => Err(e),
+            Some(c) => {
+                rt.candidates.push(c);
+                Ok(rt)
+            }
+            None => Err(Error::NoSuchDevice {
+                wanted: "a plugin".into(),
+                available: "the path names no plugin file".into(),
+            }),
+        }
+    }
+
+    /// The loaded plugins, in discovery order.
+    pub fn plugins(&self) -> &[Arc<Plugin>] {
+        &self.plugins
+    }
+
+    /// Every candidate considered, in order, with its outcome.
+    pub fn candidates(&self) -> &[Candidate] {
+        &self.candidates
+    }
+
+    /// The loaded plugin called `name`.
+    pub fn plugin(&self, name: &str) -> Option<&Arc<Plugin>> {
+        self.plugins.iter().find(|p| p.name() == name)
+    }
+
+    /// Opens a device: `"cpu"` (device 0 of plugin `cpu`) or `"cpu:1"`.
+    pub fn device(&self, spec: &str) -> Result<Device> {
+        let (name, index) = match spec.rsplit_once(':') {
+            Some((n, i)) => match i.parse::<usize>() {
+                Ok(i) => (n, i),
+                Err(_) => (spec, 0),
+            },
+            None => (spec, 0),
+        };
+        let plugin = self.plugin(name).ok_or_else(|| Error::NoSuchDevice {
+            wanted: spec.to_string(),
+            available: self.summary(),
+        })?;
+        plugin.open(index)
+    }
+
+    /// Opens every device of every plugin that can run here.
+    pub fn devices(&self) -> Vec<Result<Device>> {
+        let mut v = Vec::new();
+        for p in &self.plugins {
+            if p.probe().is_err() {
+                v.push(p.open(0));
+                continue;
+            }
+            for i in 0..p.device_names().len() {
+                v.push(p.open(i));
+            }
+        }
+        v
+    }
+
+    fn summary(&self) -> String {
+        if self.plugins.is_empty() {
+            let mut s = format!(
+                "no plugin loaded ({} candidates considered; set {PLUGIN_PATH_ENV} or pass a path)",
+                self.candidates.len()
+            );
+            for c in &self.candidates {
+                if let Err(e) = &c.outcome {
+                    s.push_str(&format!("; {e}"));
+                }
+            }
+            s
+        } else {
+            let names: Vec<String> = self
+                .plugins
+                .iter()
+                .map(|p| format!("{} ({} devices)", p.name(), p.device_names().len()))
+                .collect();
+            format!("loaded plugins: {}", names.join(", "))
+        }
+    }
+}
