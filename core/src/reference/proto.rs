@@ -18,6 +18,21 @@ pub(super) fn dynamic_token_assignment<T: RefFloat>(
     let idx = s.i32_output(2)?;
     let mut best = s.optional_output::<T>(3)?;
     let e = d.e;
+    if e == 0 {
+        // Every similarity is the empty sum +0: the first prototype wins (or none when
+        // T = 0). Done without the O(rows·T) scan, which would be unbounded in the size of
+        // the buffers (all empty but `idx`).
+        let (arg, top) = if d.t > 0 {
+            (0, 0.0)
+        } else {
+            (-1, f32::NEG_INFINITY)
+        };
+        idx.fill(arg);
+        if let Some(b) = best {
+            b.fill(T::narrow(top));
+        }
+        return Ok(());
+    }
     for r in 0..idx.len() {
         let a = &act[r * e..(r + 1) * e];
         let (mut arg, mut top) = (-1i32, f32::NEG_INFINITY);

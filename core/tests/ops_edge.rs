@@ -1,0 +1,231 @@
+//! Rules that hold for every op: outputs are fully written (no op relies on its caller
+//! zeroing them), calls are deterministic, zero-sized dims are valid no-ops, and the
+//! aliasing ops give the same result in place as out of place.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::*;
+use neurokern_core::op::{DynamicTokenAssignment, MatMul, MatMulBatched, Transpose12};
+use neurokern_core::{FloatType, Op, OpKind, Role};
+
+const FLOATS: [f32; 7] = [0.5, -1.25, 2.0, 0.75, -0.5, 1.5, -2.0];
+const INTS: [i32; 5] = [0, 1, -1, 2, 5];
+
+/// Runs a call built by `slots_for` and checks that every written operand holds no
+/// sentinel left from before the call: finite inputs never produce NaN in these calls,
+/// and no index output is ever `i32::MIN + 7`.
+fn check_written(op: &Op, dt: FloatType) -> Vec<Buf> {
+    let mut bufs = slots_for(op, dt, &FLOATS, &INTS);
+    run_ok(*op, dt, &mut bufs);
+    let operands = op.validate().unwrap();
+    for (spec, b) in operands.iter().zip(&bufs) {
+        if !spec.present || !spec.role.is_written() {
+            continue;
+        }
+        match b {
+            Buf::F(v) | Buf::F32(v) => assert!(
+                v.iter().all(|x| !x.is_nan()),
+                "{} {dt}: `{}` not fully written: {v:?}",
+                op.name(),
+                spec.name
+            ),
+            Buf::I(v) => assert!(
+                v.iter().all(|&x| x != i32::MIN + 7),
+                "{} {dt}: `{}` not fully written: {v:?}",
+                op.name(),
+                spec.name
+            ),
+            _ => {}
+        }
+    }
+    bufs
+}
+
+#[test]
+fn every_op_writes_all_outputs_and_is_deterministic() {
+    for &kind in OpKind::ALL {
+        for flags in [[false, false], [true, true], [true, false]] {
+            let op = small_op(kind, [2, 3, 2, 3], flags);
+            for dt in FloatType::ALL {
+                let first = check_written(&op, dt);
+                let second = check_written(&op, dt);
+                // Same inputs, same bits (NaN-free here, so == is bitwise up to ±0,
+                // which we also compare).
+                for (a, b) in first.iter().zip(&second) {
+                    if let (Buf::F(x), Buf::F(y)) = (a, b) {
+                        let xb: Vec<u32> = x.iter().map(|v| v.to_bits()).collect();
+                        let yb: Vec<u32> = y.iter().map(|v| v.to_bits()).collect();
+                        assert_eq!(xb, yb, "{} {dt}: not deterministic", op.name());
+                    } else {
+                        assert_eq!(a, b, "{} {dt}: not deterministic", op.name());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn zero_sized_dims_are_valid() {
+    // Each dim in turn set to 0: the call is valid, empty outputs stay empty, and any
+    // non-empty output (an empty sum, a decayed weight, an unassigned index) is written.
+    for &kind in OpKind::ALL {
+        for zero in 0..4 {
+            let mut d = [2, 3, 2, 3];
+            d[zero] = 0;
+            for flags in [[false, false], [true, true]] {
+                let op = small_op(kind, d, flags);
+                for dt in FloatType::ALL {
+                    check_written(&op, dt);
+                }
+            }
+        }
+        // All dims zero.
+        for dt in FloatType::ALL {
+            check_written(&small_op(kind, [0; 4], [true, true]), dt);
+        }
+    }
+}
+
+#[test]
+fn zero_sized_dims_give_empty_sums_not_garbage() {
+    use neurokern_core::op::*;
+    for dt in FloatType::ALL {
+        // layer_norm_backward over no rows: dγ = dβ = 0 (empty sums).
+        let d = LayerNormBackward {
+            rows: 0,
+            len: 3,
+            eps: 1e-5,
+            affine: true,
+        };
+        let mut b = [f(&[]), f(&[]), f(&[1.0, 2.0, 3.0]), out(0), out(3), out(3)];
+        run_ok(d, dt, &mut b);
+        assert_same("dgamma", b[4].f(), &[0.0; 3]);
+        assert_same("dbeta", b[5].f(), &[0.0; 3]);
+        // proto_segmented_sum over no rows: zero sums and counts.
+        let d = ProtoSegmentedSum {
+            m: 0,
+            e: 2,
+            t: 2,
+            mode: SumMode::Deterministic,
+        };
+        let mut b = [f(&[]), i(&[]), out(4), out_i(2)];
+        run_ok(d, dt, &mut b);
+        assert_same("sums", b[2].f(), &[0.0; 4]);
+        assert_eq!(b[3].i(), &[0, 0]);
+        // embedding_backward of no positions: a zero table.
+        let d = EmbeddingBackward {
+            b: 0,
+            s: 4,
+            vocab: 2,
+            dim: 1,
+        };
+        let mut b = [f(&[]), i(&[]), out(2)];
+        run_ok(d, dt, &mut b);
+        assert_same("d_table", b[2].f(), &[0.0; 2]);
+        // cross-entropy with V = 0: every target is out of range → loss 0.
+        let mut b = [f(&[]), i(&[0, -1]), out(0), out(2)];
+        run_ok(CrossEntropyLossGrad { rows: 2, vocab: 0 }, dt, &mut b);
+        assert_same("loss", b[3].f(), &[0.0; 2]);
+    }
+}
+
+#[test]
+fn huge_dims_next_to_a_zero_cost_nothing() {
+    // Valid calls whose buffers are all empty (or tiny) but whose other dims are huge:
+    // they must return at once, not walk over 2^31 rows or prototypes.
+    let big = i32::MAX as usize;
+    let start = Instant::now();
+    for dt in FloatType::ALL {
+        let mut b = [f(&[]), f(&[]), out(0)];
+        run_ok(
+            MatMul {
+                b: 1,
+                m: big,
+                k: 0,
+                n: 0,
+            },
+            dt,
+            &mut b,
+        );
+        let mut b = [f(&[]), f(&[]), out(0)];
+        run_ok(
+            MatMulBatched {
+                b: big,
+                m: 0,
+                k: 0,
+                n: 1,
+            },
+            dt,
+            &mut b,
+        );
+        let mut b = [f(&[]), out(0)];
+        run_ok(
+            Transpose12 {
+                b: big,
+                d1: 1,
+                d2: 1,
+                d3: 0,
+            },
+            dt,
+            &mut b,
+        );
+        // E = 0 with 2^31 − 1 prototypes and 1000 rows: every similarity is 0, the first
+        // prototype wins. A scan would take 2·10^12 steps.
+        let mut b = [f(&[]), f(&[]), out_i(1000), out(1000)];
+        run_ok(
+            DynamicTokenAssignment {
+                b: 10,
+                s: 100,
+                e: 0,
+                t: big,
+                want_best: true,
+            },
+            dt,
+            &mut b,
+        );
+        assert!(b[2].i().iter().all(|&x| x == 0));
+        assert!(b[3].f().iter().all(|&x| x == 0.0));
+    }
+    assert!(
+        start.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        start.elapsed()
+    );
+}
+
+#[test]
+fn in_place_equals_out_of_place() {
+    // The six ops that allow it: the output aliases input 0.
+    let kinds = [
+        OpKind::Add,
+        OpKind::Mul,
+        OpKind::Gelu,
+        OpKind::ThresholdSpike,
+        OpKind::AddBias,
+        OpKind::AddBroadcastPe,
+    ];
+    for kind in kinds {
+        let op = small_op(kind, [3, 2, 4, 1], [false, false]);
+        let operands = op.validate().unwrap();
+        let out_slot = operands
+            .iter()
+            .position(|s| s.role == Role::Output)
+            .unwrap();
+        assert_eq!(operands[out_slot].may_alias, Some(0), "{}", op.name());
+        for dt in FloatType::ALL {
+            let mut apart = slots_for(&op, dt, &FLOATS, &INTS);
+            run_ok(op, dt, &mut apart);
+            let mut inplace = slots_for(&op, dt, &FLOATS, &INTS);
+            inplace[out_slot] = Buf::SameAs(0);
+            run_ok(op, dt, &mut inplace);
+            assert_same(
+                &format!("{} {dt} in place", op.name()),
+                inplace[0].f(),
+                apart[out_slot].f(),
+            );
+        }
+    }
+}
