@@ -249,11 +249,101 @@ pub fn target_profile_dir(exe: &Path) -> Option<PathBuf> {
     }
 }
 
-/// File size and a 64-bit FNV-1a hash of the content.
+/// Checks that an ELF file is not truncated: the program headers, every segment's file
+/// image and the section headers lie within the file. `dlopen` maps segments beyond the
+/// end of a truncated file and the process dies of `SIGBUS` when the loader touches them,
+/// so this is checked before. Files that are not ELF are left to the dynamic loader.
+pub(crate) fn check_elf(bytes: &[u8]) -> std::result::Result<(), String> {
+    if bytes.len() < 4 || &bytes[..4] != b"\x7fELF" {
+        return Ok(());
+    }
+    let len = bytes.len() as u64;
+    let short = || format!("truncated ELF file ({len} bytes)");
+    if bytes.len() < 0x34 {
+        return Err(short());
+    }
+    let is64 = match bytes[4] {
+        1 => false,
+        2 => true,
+        c => return Err(format!("ELF file of unknown class {c}")),
+    };
+    let le = match bytes[5] {
+        1 => true,
+        2 => false,
+        d => return Err(format!("ELF file of unknown data encoding {d}")),
+    };
+    let rd = |off: u64, n: usize| -> std::result::Result<u64, String> {
+        let o = usize::try_from(off).map_err(|_| short())?;
+        let b = bytes
+            .get(o..o.checked_add(n).ok_or_else(short)?)
+            .ok_or_else(short)?;
+        let mut v = 0u64;
+        for i in 0..n {
+            let byte = if le { b[n - 1 - i] } else { b[i] };
+            v = (v << 8) | u64::from(byte);
+        }
+        Ok(v)
+    };
+    let (phoff, shoff, phentsize, phnum, shentsize, shnum) = if is64 {
+        (
+            rd(0x20, 8)?,
+            rd(0x28, 8)?,
+            rd(0x36, 2)?,
+            rd(0x38, 2)?,
+            rd(0x3a, 2)?,
+            rd(0x3c, 2)?,
+        )
+    } else {
+        (
+            rd(0x1c, 4)?,
+            rd(0x20, 4)?,
+            rd(0x2a, 2)?,
+            rd(0x2c, 2)?,
+            rd(0x2e, 2)?,
+            rd(0x30, 2)?,
+        )
+    };
+    let within = |off: u64, size: u64, what: &str| -> std::result::Result<(), String> {
+        match off.checked_add(size) {
+            Some(end) if end <= len => Ok(()),
+            _ => Err(format!(
+                "truncated ELF file: {what} ends past the end of the file ({len} bytes)"
+            )),
+        }
+    };
+    within(
+        phoff,
+        phentsize.saturating_mul(phnum),
+        "the program header table",
+    )?;
+    for i in 0..phnum {
+        let ph = phoff + i * phentsize;
+        let (off, filesz) = if is64 {
+            (rd(ph + 8, 8)?, rd(ph + 32, 8)?)
+        } else {
+            (rd(ph + 4, 4)?, rd(ph + 16, 4)?)
+        };
+        within(off, filesz, &format!("segment {i}"))?;
+    }
+    if shnum > 0 {
+        within(
+            shoff,
+            shentsize.saturating_mul(shnum),
+            "the section header table",
+        )?;
+    }
+    Ok(())
+}
+
+/// File size and a 64-bit FNV-1a hash of the content, after the ELF sanity check.
 fn content_key(path: &Path) -> Result<(u64, u64)> {
     let bytes = std::fs::read(path).map_err(|e| Error::Load {
         path: path.to_path_buf(),
         reason: e.to_string(),
+    })?;
+    check_elf(&bytes).map_err(|reason| Error::Load {
+        path: path.to_path_buf(),
+        reason,
     })?;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
     for &b in &bytes {
