@@ -1,0 +1,415 @@
+//! Shared generators of the neurokern fuzz targets: arbitrary op descriptors, argument
+//! plans and value distributions, built from the fuzzer's bytes with `arbitrary`.
+//!
+//! The targets in `fuzz_targets/` are a few lines of glue over these. Dims, scalars and
+//! values are biased toward the places where kernels break: zero, one, primes, the
+//! `i32::MAX` limit and `usize` overflow for dims; NaN, ±inf, ±0, subnormals, 65504 and
+//! huge magnitudes for values; negative and out-of-range indices.
+
+use arbitrary::{Result, Unstructured};
+use neurokern_core::op::*;
+use neurokern_core::reference::Arg;
+use neurokern_core::{f16, ElemType, FloatType, Op, OpKind, Role};
+
+/// A dim: mostly small, sometimes large, sometimes past every limit.
+pub fn dim(u: &mut Unstructured<'_>) -> Result<usize> {
+    Ok(match u.int_in_range(0u8..=19)? {
+        0..=1 => 0,
+        2..=13 => u.int_in_range(1..=9)?,
+        14..=15 => u.int_in_range(10..=70)?,
+        16 => u.arbitrary::<u32>()? as usize,
+        17 => (i32::MAX as usize)
+            .wrapping_add(u.int_in_range(0..=2)?)
+            .wrapping_sub(1),
+        18 => usize::MAX - u.int_in_range(0..=3)?,
+        _ => 1 << u.int_in_range(15..=40)?,
+    })
+}
+
+/// A scalar: ordinary values, edge values and non-finite ones.
+pub fn scalar(u: &mut Unstructured<'_>) -> Result<f32> {
+    Ok(match u.int_in_range(0u8..=11)? {
+        0 => f32::NAN,
+        1 => f32::INFINITY,
+        2 => f32::NEG_INFINITY,
+        3 => 0.0,
+        4 => -1.0,
+        5 => 1.0,
+        6 => f32::from_bits(u.arbitrary()?),
+        _ => u.int_in_range(-1000..=1000)? as f32 / 1000.0,
+    })
+}
+
+/// A float value biased to the edges of f32 and f16.
+pub fn value(u: &mut Unstructured<'_>) -> Result<f32> {
+    Ok(match u.int_in_range(0u8..=15)? {
+        0 => f32::NAN,
+        1 => f32::INFINITY,
+        2 => f32::NEG_INFINITY,
+        3 => 0.0,
+        4 => -0.0,
+        5 => 65504.0,
+        6 => -65504.0,
+        7 => 5.96e-8, // the smallest f16 subnormal
+        8 => 1.0e-40, // an f32 subnormal
+        9 => 3.0e38,
+        10 => f32::from_bits(u.arbitrary()?),
+        _ => u.int_in_range(-4000..=4000)? as f32 / 1000.0,
+    })
+}
+
+/// An index: mostly in `[0, n)`, sometimes −1 (padding), past the end, or extreme.
+pub fn index(u: &mut Unstructured<'_>, n: usize) -> Result<i32> {
+    let n = i32::try_from(n).unwrap_or(i32::MAX);
+    Ok(match u.int_in_range(0u8..=9)? {
+        0 => -1,
+        1 => n,
+        2 => i32::MIN,
+        3 => i32::MAX,
+        _ if n > 0 => u.int_in_range(0..=n - 1)?,
+        _ => u.arbitrary()?,
+    })
+}
+
+/// An arbitrary descriptor of any op kind.
+pub fn op(u: &mut Unstructured<'_>) -> Result<Op> {
+    let kind = *u.choose(OpKind::ALL)?;
+    op_of_kind(u, kind)
+}
+
+/// An arbitrary descriptor of `kind`.
+pub fn op_of_kind(u: &mut Unstructured<'_>, kind: OpKind) -> Result<Op> {
+    macro_rules! d {
+        () => {
+            dim(u)?
+        };
+    }
+    macro_rules! s {
+        () => {
+            scalar(u)?
+        };
+    }
+    macro_rules! f {
+        () => {
+            u.arbitrary::<bool>()?
+        };
+    }
+    Ok(match kind {
+        OpKind::MatMul => MatMul {
+            b: d!(),
+            m: d!(),
+            k: d!(),
+            n: d!(),
+        }
+        .into(),
+        OpKind::MatMulBackward => MatMulBackward {
+            b: d!(),
+            m: d!(),
+            k: d!(),
+            n: d!(),
+            want_d_a: f!(),
+            want_d_w: f!(),
+        }
+        .into(),
+        OpKind::MatMulBatched => MatMulBatched {
+            b: d!(),
+            m: d!(),
+            k: d!(),
+            n: d!(),
+        }
+        .into(),
+        OpKind::MatMulBatchedBackward => MatMulBatchedBackward {
+            b: d!(),
+            m: d!(),
+            k: d!(),
+            n: d!(),
+            want_d_a: f!(),
+            want_d_w: f!(),
+        }
+        .into(),
+        OpKind::Softmax => Softmax {
+            rows: d!(),
+            len: d!(),
+        }
+        .into(),
+        OpKind::LogSoftmax => LogSoftmax {
+            rows: d!(),
+            len: d!(),
+        }
+        .into(),
+        OpKind::SoftmaxBackward => SoftmaxBackward {
+            rows: d!(),
+            len: d!(),
+        }
+        .into(),
+        OpKind::CrossEntropyLossGrad => CrossEntropyLossGrad {
+            rows: d!(),
+            vocab: d!(),
+        }
+        .into(),
+        OpKind::Gelu => Gelu { n: d!() }.into(),
+        OpKind::GeluBackward => GeluBackward { n: d!() }.into(),
+        OpKind::Add => Add { n: d!() }.into(),
+        OpKind::Mul => Mul { n: d!() }.into(),
+        OpKind::MulBackward => MulBackward {
+            n: d!(),
+            want_d_a: f!(),
+            want_d_b: f!(),
+        }
+        .into(),
+        OpKind::LayerNorm => LayerNorm {
+            rows: d!(),
+            len: d!(),
+            eps: s!(),
+            affine: f!(),
+        }
+        .into(),
+        OpKind::LayerNormBackward => LayerNormBackward {
+            rows: d!(),
+            len: d!(),
+            eps: s!(),
+            affine: f!(),
+        }
+        .into(),
+        OpKind::Transpose => Transpose {
+            rows: d!(),
+            cols: d!(),
+        }
+        .into(),
+        OpKind::TransposeBatched => TransposeBatched {
+            b: d!(),
+            d1: d!(),
+            d2: d!(),
+        }
+        .into(),
+        OpKind::Transpose12 => Transpose12 {
+            b: d!(),
+            d1: d!(),
+            d2: d!(),
+            d3: d!(),
+        }
+        .into(),
+        OpKind::AdamUpdate => AdamUpdate {
+            n: d!(),
+            lr: s!(),
+            beta1: s!(),
+            beta2: s!(),
+            eps: s!(),
+            weight_decay: s!(),
+            t: u.int_in_range(0..=3)?,
+            decoupled: f!(),
+        }
+        .into(),
+        OpKind::EmbeddingLookup => EmbeddingLookup {
+            b: d!(),
+            s: d!(),
+            vocab: d!(),
+            dim: d!(),
+        }
+        .into(),
+        OpKind::EmbeddingBackward => EmbeddingBackward {
+            b: d!(),
+            s: d!(),
+            vocab: d!(),
+            dim: d!(),
+        }
+        .into(),
+        OpKind::ReduceSum01 => ReduceSum01 {
+            b: d!(),
+            m: d!(),
+            n: d!(),
+        }
+        .into(),
+        OpKind::AddBias => AddBias {
+            b: d!(),
+            m: d!(),
+            n: d!(),
+        }
+        .into(),
+        OpKind::AddBroadcastPe => AddBroadcastPe {
+            b: d!(),
+            s: d!(),
+            e: d!(),
+        }
+        .into(),
+        OpKind::HebbianUpdate => HebbianUpdate {
+            b: d!(),
+            m: d!(),
+            k: d!(),
+            n: d!(),
+            lr: s!(),
+            decay: s!(),
+        }
+        .into(),
+        OpKind::ThresholdSpike => ThresholdSpike {
+            n: d!(),
+            threshold: s!(),
+        }
+        .into(),
+        OpKind::DynamicTokenAssignment => DynamicTokenAssignment {
+            b: d!(),
+            s: d!(),
+            e: d!(),
+            t: d!(),
+            want_best: f!(),
+        }
+        .into(),
+        OpKind::PairwiseSimilarity => PairwiseSimilarity { n: d!(), d: d!() }.into(),
+        OpKind::ProtoSegmentedSum => ProtoSegmentedSum {
+            m: d!(),
+            e: d!(),
+            t: d!(),
+            mode: if f!() {
+                SumMode::Atomic
+            } else {
+                SumMode::Deterministic
+            },
+        }
+        .into(),
+        OpKind::ProtoUpdateStep => ProtoUpdateStep {
+            t: d!(),
+            e: d!(),
+            lr: s!(),
+        }
+        .into(),
+        OpKind::ShapeLoss => ShapeLoss {
+            rows: d!(),
+            vocab: d!(),
+            pairs: d!(),
+            penalty: s!(),
+            reward: s!(),
+            threshold: s!(),
+        }
+        .into(),
+    })
+}
+
+/// A float dtype.
+pub fn dtype(u: &mut Unstructured<'_>) -> Result<FloatType> {
+    Ok(if u.arbitrary()? {
+        FloatType::F16
+    } else {
+        FloatType::F32
+    })
+}
+
+/// Host data of one argument slot.
+#[derive(Debug, Clone)]
+pub enum Data {
+    /// Empty slot.
+    Absent,
+    /// `f32` buffer.
+    F32(Vec<f32>),
+    /// `f16` buffer.
+    F16(Vec<f16>),
+    /// `i32` buffer.
+    I32(Vec<i32>),
+    /// In place into slot `n`.
+    SameAs(usize),
+}
+
+/// Element counts above which a generated buffer is not allocated (the fuzzers must not
+/// allocate unboundedly): a slot whose operand is bigger is given a short buffer instead,
+/// which validation must reject.
+pub const MAX_ELEMS: usize = 1 << 16;
+
+/// Argument slots for `op`: mostly what the operand list asks for (right element type and
+/// length, values from [`value`] and [`index`]), sometimes wrong in one way (length off,
+/// element type swapped, optional slot filled or emptied, an alias), never more than
+/// [`MAX_ELEMS`] elements per buffer.
+pub fn args(u: &mut Unstructured<'_>, op: &Op, dtype: FloatType) -> Result<Vec<Data>> {
+    let specs: Vec<_> = match op.operands() {
+        Ok(ops) => ops.iter().copied().collect(),
+        // Dims overflowed: validation rejects the call whatever the buffers; give a few
+        // small ones so the slot checks are never reached first by accident.
+        Err(_) => return Ok(vec![Data::F32(vec![0.0; 1]); u.int_in_range(0..=6)?]),
+    };
+    let idx_range = index_range(op);
+    let mut out = Vec::with_capacity(specs.len());
+    for (i, spec) in specs.iter().enumerate() {
+        let mutate = u.ratio(1u8, 12)?;
+        let mut present = spec.present;
+        let mut elem = spec.elem.resolve(dtype);
+        let mut len = spec.len;
+        if mutate {
+            match u.int_in_range(0u8..=4)? {
+                0 => present = !present,
+                1 => len = len.wrapping_add(1),
+                2 => len = len.saturating_sub(1),
+                3 => elem = *u.choose(&[ElemType::F32, ElemType::F16, ElemType::I32])?,
+                _ => {
+                    if spec.role == Role::Output && i > 0 {
+                        out.push(Data::SameAs(u.int_in_range(0..=i - 1)?));
+                        continue;
+                    }
+                }
+            }
+        } else if spec.may_alias.is_some() && u.ratio(1u8, 4)? {
+            out.push(Data::SameAs(spec.may_alias.unwrap_or(0)));
+            continue;
+        }
+        if !present {
+            out.push(Data::Absent);
+            continue;
+        }
+        let len = len.min(MAX_ELEMS);
+        out.push(match elem {
+            ElemType::F32 => Data::F32((0..len).map(|_| value(u)).collect::<Result<_>>()?),
+            ElemType::F16 => Data::F16(
+                (0..len)
+                    .map(|_| value(u).map(f16::from_f32))
+                    .collect::<Result<_>>()?,
+            ),
+            ElemType::I32 => Data::I32(
+                (0..len)
+                    .map(|_| index(u, idx_range))
+                    .collect::<Result<_>>()?,
+            ),
+        });
+    }
+    // An in-place output needs its target slot writable: make inputs the reference
+    // reads through `SameAs` mutable is the caller's business (see `as_args`).
+    Ok(out)
+}
+
+/// The range indices of `op` are drawn from (vocabulary, prototypes, …).
+fn index_range(op: &Op) -> usize {
+    match op {
+        Op::EmbeddingLookup(d) => d.vocab,
+        Op::EmbeddingBackward(d) => d.vocab,
+        Op::CrossEntropyLossGrad(d) => d.vocab,
+        Op::ShapeLoss(d) => d.vocab,
+        Op::ProtoSegmentedSum(d) => d.t,
+        Op::ProtoUpdateStep(d) => d.t,
+        _ => 8,
+    }
+}
+
+/// Borrows host data as reference arguments (every buffer writable, so that any slot an
+/// output names with `SameAs` can be computed in place).
+pub fn as_args(data: &mut [Data]) -> Vec<Arg<'_>> {
+    data.iter_mut()
+        .map(|d| match d {
+            Data::Absent => Arg::Absent,
+            Data::F32(v) => Arg::F32Mut(v),
+            Data::F16(v) => Arg::F16Mut(v),
+            Data::I32(v) => Arg::I32Mut(v),
+            Data::SameAs(j) => Arg::SameAs(*j),
+        })
+        .collect()
+}
+
+/// Runs one call on the reference; returns the validation error, if any. Never panics on
+/// any input: that is what the `reference` target checks.
+pub fn run_reference(
+    op: &Op,
+    dtype: FloatType,
+    data: &mut [Data],
+) -> std::result::Result<(), neurokern_core::Error> {
+    let need = neurokern_core::reference::scratch_len(op, dtype)?;
+    // The scratch is sized by the descriptor; a descriptor whose buffers were capped at
+    // MAX_ELEMS fails validation before the scratch is used, so cap it too.
+    let mut scratch = vec![0.0f32; need.min(4 * MAX_ELEMS)];
+    let mut args = as_args(data);
+    neurokern_core::reference::run(op, dtype, &mut args, &mut scratch)
+}
