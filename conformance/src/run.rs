@@ -1,0 +1,546 @@
+//! Running one case: the reference's answer and bounds ([`prepare`]), a device's answer
+//! ([`execute`], generic over any [`Backend`]), and the judgement ([`compare`]).
+
+use std::time::{Duration, Instant};
+
+use neurokern_core::op::SumMode;
+use neurokern_core::reference::{self, Arg};
+use neurokern_core::{Backend, ElemType, FloatType, Op, OperandSpec, Role};
+use serde::Serialize;
+
+use crate::bounds::{self, Argmax, Check};
+use crate::cases::Case;
+use crate::data::{round_to, HostData};
+
+/// A case with everything the comparison needs, computed once and shared by all devices.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The case.
+    pub case: Case,
+    /// Its descriptor.
+    pub op: Op,
+    /// Its operands.
+    pub operands: Vec<OperandSpec>,
+    /// The input (and in/out) data per slot.
+    pub slots: Vec<Option<HostData>>,
+    /// `(output, input)` computed in place.
+    pub alias: Option<(usize, usize)>,
+    /// The reference's outputs per written slot.
+    pub expected: Vec<Option<HostData>>,
+    /// The reference's values before the final store, per written float slot: for an f16
+    /// call, the reference run in f32 on the widened inputs.
+    pub center: Vec<Option<Vec<f64>>>,
+    /// How each slot is judged.
+    pub checks: Vec<Check>,
+    /// Time spent generating, running the reference and deriving bounds.
+    pub prepare_time: Duration,
+}
+
+impl Prepared {
+    /// The call's dtype.
+    pub fn dtype(&self) -> FloatType {
+        self.case.dtype
+    }
+
+    /// The slot whose buffer the operand in slot `i` uses (itself, or the input it aliases).
+    pub fn buffer_slot(&self, i: usize) -> usize {
+        match self.alias {
+            Some((o, input)) if o == i => input,
+            _ => i,
+        }
+    }
+
+    /// True when slot `i` is written by the call.
+    pub fn is_written(&self, i: usize) -> bool {
+        let s = &self.operands[i];
+        s.present && s.role.is_written()
+    }
+
+    /// Whether the call's results must be the same bits on every run.
+    pub fn must_be_deterministic(&self) -> bool {
+        !matches!(self.op, Op::ProtoSegmentedSum(d) if d.mode == SumMode::Atomic)
+    }
+}
+
+/// Runs the reference on host copies of `slots` in `dtype`; returns the written slots.
+fn reference_run(
+    op: &Op,
+    dtype: FloatType,
+    operands: &[OperandSpec],
+    slots: &[Option<HostData>],
+    alias: Option<(usize, usize)>,
+) -> Result<Vec<Option<HostData>>, String> {
+    let mut work: Vec<Option<HostData>> = operands
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if !s.present || alias.is_some_and(|(o, _)| o == i) {
+                None
+            } else if let Some(d) = &slots[i] {
+                Some(d.clone())
+            } else {
+                Some(HostData::zeros(s.elem.resolve(dtype), s.len))
+            }
+        })
+        .collect();
+    let mut scratch = vec![0.0f32; reference::scratch_len(op, dtype).map_err(|e| e.to_string())?];
+    {
+        let mut args: Vec<Arg<'_>> = work
+            .iter_mut()
+            .enumerate()
+            .map(|(i, w)| match w {
+                Some(d) => d.arg_mut(),
+                None => match alias {
+                    Some((o, input)) if o == i => Arg::SameAs(input),
+                    _ => Arg::Absent,
+                },
+            })
+            .collect();
+        reference::run(op, dtype, &mut args, &mut scratch).map_err(|e| e.to_string())?;
+    }
+    Ok(operands
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            if !(s.present && s.role.is_written()) {
+                return None;
+            }
+            let src = match alias {
+                Some((o, input)) if o == i => input,
+                _ => i,
+            };
+            work[src].clone()
+        })
+        .collect())
+}
+
+/// Generates a case, runs the reference and derives the bounds.
+pub fn prepare(case: &Case) -> Result<Prepared, String> {
+    let t0 = Instant::now();
+    let built = case.build();
+    let dtype = case.dtype;
+    let operands: Vec<OperandSpec> = built
+        .op
+        .validate()
+        .map_err(|e| format!("case generator: {e}"))?
+        .iter()
+        .copied()
+        .collect();
+    if built.slots.len() != operands.len() {
+        return Err(format!(
+            "case generator: {} slots for {} operands",
+            built.slots.len(),
+            operands.len()
+        ));
+    }
+    let expected = reference_run(&built.op, dtype, &operands, &built.slots, built.alias)
+        .map_err(|e| format!("reference: {e}"))?;
+    let center: Vec<Option<Vec<f64>>> = if dtype == FloatType::F16 {
+        let wide: Vec<Option<HostData>> = built
+            .slots
+            .iter()
+            .map(|s| s.as_ref().map(HostData::to_f32))
+            .collect();
+        reference_run(&built.op, FloatType::F32, &operands, &wide, built.alias)
+            .map_err(|e| format!("reference (f32 on widened inputs): {e}"))?
+            .into_iter()
+            .map(|o| o.map(|d| d.widen()))
+            .collect()
+    } else {
+        expected
+            .iter()
+            .map(|o| o.as_ref().map(HostData::widen))
+            .collect()
+    };
+    let widened: Vec<Option<Vec<f64>>> = built
+        .slots
+        .iter()
+        .zip(&operands)
+        .map(|(s, spec)| {
+            if spec.role == Role::Output {
+                None
+            } else {
+                s.as_ref().map(HostData::widen)
+            }
+        })
+        .collect();
+    let checks = bounds::checks(&built.op, &widened);
+    Ok(Prepared {
+        case: case.clone(),
+        op: built.op,
+        operands,
+        slots: built.slots,
+        alias: built.alias,
+        expected,
+        center,
+        checks,
+        prepare_time: t0.elapsed(),
+    })
+}
+
+/// Runs a prepared case on a backend: allocates every operand, writes the inputs (and a
+/// poison pattern, `poison`, into the outputs), runs, synchronizes and reads back every
+/// written operand.
+pub fn execute<B: Backend>(
+    b: &B,
+    p: &Prepared,
+    poison: u32,
+) -> Result<Vec<Option<HostData>>, String> {
+    let dtype = p.dtype();
+    let mut bufs: Vec<Option<B::Buffer>> = Vec::with_capacity(p.operands.len());
+    for (i, s) in p.operands.iter().enumerate() {
+        if !s.present || p.buffer_slot(i) != i {
+            bufs.push(None);
+            continue;
+        }
+        let elem = s.elem.resolve(dtype);
+        let buf = b
+            .alloc(elem, s.len)
+            .map_err(|e| format!("alloc `{}`: {e}", s.name))?;
+        let data = match &p.slots[i] {
+            Some(d) => d.clone(),
+            None => HostData::poison(elem, s.len, poison),
+        };
+        if s.len > 0 {
+            b.write(&buf, &data.to_bytes())
+                .map_err(|e| format!("write `{}`: {e}", s.name))?;
+        }
+        bufs.push(Some(buf));
+    }
+    let args: Vec<Option<&B::Buffer>> = (0..p.operands.len())
+        .map(|i| bufs[p.buffer_slot(i)].as_ref())
+        .collect();
+    b.run(&p.op, dtype, &args)
+        .map_err(|e| format!("run: {e}"))?;
+    b.synchronize().map_err(|e| format!("synchronize: {e}"))?;
+    let mut out = Vec::with_capacity(p.operands.len());
+    for (i, s) in p.operands.iter().enumerate() {
+        if !p.is_written(i) {
+            out.push(None);
+            continue;
+        }
+        let elem = s.elem.resolve(dtype);
+        let mut bytes = vec![0u8; s.len * elem.size()];
+        if s.len > 0 {
+            let buf = args[i].ok_or_else(|| format!("no buffer for `{}`", s.name))?;
+            b.read(buf, &mut bytes)
+                .map_err(|e| format!("read `{}`: {e}", s.name))?;
+        }
+        out.push(Some(HostData::from_bytes(elem, &bytes)));
+    }
+    Ok(out)
+}
+
+/// One element outside its bound (or not matching where it must).
+#[derive(Clone, Debug, Serialize)]
+pub struct ElemFailure {
+    /// The output operand.
+    pub operand: String,
+    /// Flat element index.
+    pub index: usize,
+    /// The reference's value.
+    pub expected: String,
+    /// The device's value.
+    pub got: String,
+    /// The bound (or the rule) it broke.
+    pub bound: String,
+    /// The inputs at this index (elementwise operands) or the case's context.
+    pub inputs: String,
+}
+
+/// The judgement of one run against the reference.
+#[derive(Clone, Debug, Default)]
+pub struct Verdict {
+    /// Worst `|got − expected| / bound` over every bounded element (0 when all match).
+    pub worst: f64,
+    /// Elements checked.
+    pub checked: usize,
+    /// Elements that failed.
+    pub failed: usize,
+    /// The first failures (at most [`MAX_REPORTED`]).
+    pub failures: Vec<ElemFailure>,
+}
+
+/// Failures kept per case.
+pub const MAX_REPORTED: usize = 8;
+
+impl Verdict {
+    fn fail(&mut self, p: &Prepared, slot: usize, index: usize, got: String, bound: String) {
+        self.failed += 1;
+        if self.failures.len() >= MAX_REPORTED {
+            return;
+        }
+        let expected = p.expected[slot]
+            .as_ref()
+            .map_or(String::new(), |d| d.show(index));
+        self.failures.push(ElemFailure {
+            operand: p.operands[slot].name.to_string(),
+            index,
+            expected,
+            got,
+            bound,
+            inputs: inputs_at(p, slot, index),
+        });
+    }
+
+    fn note(&mut self, frac: f64) {
+        self.checked += 1;
+        if frac > self.worst || frac.is_nan() {
+            self.worst = if frac.is_nan() { f64::INFINITY } else { frac };
+        }
+    }
+}
+
+/// The input values at `index` of every input operand as long as the output.
+fn inputs_at(p: &Prepared, slot: usize, index: usize) -> String {
+    let len = p.operands[slot].len;
+    let mut parts = Vec::new();
+    for (i, s) in p.operands.iter().enumerate() {
+        if s.role == Role::Output || !s.present {
+            continue;
+        }
+        if let Some(d) = &p.slots[i] {
+            if d.len() == len {
+                parts.push(format!("{}={}", s.name, d.show(index)));
+            }
+        }
+    }
+    if parts.is_empty() {
+        format!("(element {index}; inputs are not elementwise: replay with --case)")
+    } else {
+        parts.join(", ")
+    }
+}
+
+/// Judges `got` (a device's outputs, per slot) against the prepared reference. With
+/// `bit_exact`, every output must also be bit-identical to the reference's.
+pub fn compare(p: &Prepared, got: &[Option<HostData>], bit_exact: bool) -> Verdict {
+    let mut v = Verdict::default();
+    for (i, check) in p.checks.iter().enumerate() {
+        let (Some(exp), Some(dev)) = (&p.expected[i], got.get(i).and_then(Option::as_ref)) else {
+            continue;
+        };
+        if exp.len() != dev.len() || exp.elem() != dev.elem() {
+            v.fail(
+                p,
+                i,
+                0,
+                format!("{} elements of {}", dev.len(), dev.elem()),
+                "shape".into(),
+            );
+            continue;
+        }
+        let elem = exp.elem();
+        match check {
+            Check::NotWritten | Check::ArgmaxBest => {}
+            Check::Exact => {
+                for k in 0..exp.len() {
+                    let ok = exp.bits(k) == dev.bits(k) || (exp.is_nan(k) && dev.is_nan(k));
+                    v.note(if ok { 0.0 } else { f64::INFINITY });
+                    if !ok {
+                        v.fail(p, i, k, dev.show(k), "exact".into());
+                    }
+                }
+            }
+            Check::Rounded => {
+                let c = p.center[i].as_deref().unwrap_or(&[]);
+                for k in 0..exp.len() {
+                    let double = c.get(k).map(|&x| round_to(elem, x));
+                    let ok = exp.bits(k) == dev.bits(k)
+                        || (exp.is_nan(k) && dev.is_nan(k))
+                        || (elem == ElemType::F16
+                            && double.is_some_and(|d| d.to_bits() == dev.get(k).to_bits()));
+                    v.note(if ok { 0.0 } else { f64::INFINITY });
+                    if !ok {
+                        v.fail(
+                            p,
+                            i,
+                            k,
+                            dev.show(k),
+                            "correctly rounded (f16: single or double rounding)".into(),
+                        );
+                    }
+                }
+            }
+            Check::Bound(delta) => {
+                let c = p.center[i].as_deref().unwrap_or(&[]);
+                for k in 0..exp.len() {
+                    let r = exp.get(k);
+                    let (ok, frac, lo, hi) = judge(elem, r, c[k], delta[k], dev.get(k));
+                    v.note(frac);
+                    if !ok {
+                        v.fail(
+                            p,
+                            i,
+                            k,
+                            dev.show(k),
+                            format!("δ={:.3e}: [{lo:e}, {hi:e}]", delta[k]),
+                        );
+                    }
+                }
+            }
+            Check::Argmax(a) => {
+                let best = match p.checks.get(i + 1) {
+                    Some(Check::ArgmaxBest) => got.get(i + 1).and_then(Option::as_ref),
+                    _ => None,
+                };
+                argmax(p, &mut v, i, a, exp, dev, best);
+            }
+        }
+        if bit_exact {
+            let mismatch = (0..exp.len()).find(|&k| exp.bits(k) != dev.bits(k));
+            if let Some(k) = mismatch {
+                v.fail(
+                    p,
+                    i,
+                    k,
+                    dev.show(k),
+                    "bit-identical to the reference".into(),
+                );
+            }
+        }
+    }
+    v
+}
+
+/// Judges one float element: `r` the reference's stored value, `c` its pre-store value,
+/// `delta` the bound, `d` the device's value. Returns (ok, fraction of the bound, the
+/// accepted interval).
+pub fn judge(elem: ElemType, r: f64, c: f64, delta: f64, d: f64) -> (bool, f64, f64, f64) {
+    let delta = if delta.is_nan() { f64::INFINITY } else { delta };
+    if r.is_nan() || c.is_nan() {
+        let ok = d.is_nan();
+        return (ok, if ok { 0.0 } else { f64::INFINITY }, r, r);
+    }
+    if r.is_infinite() && (c.is_infinite() || !delta.is_finite()) {
+        let ok = d == r;
+        return (ok, if ok { 0.0 } else { f64::INFINITY }, r, r);
+    }
+    if d.is_nan() {
+        return (false, f64::INFINITY, r, r);
+    }
+    let (lo_raw, hi_raw) = (c - delta, c + delta);
+    let (lo, hi) = (round_to(elem, lo_raw), round_to(elem, hi_raw));
+    if d == r {
+        return (true, 0.0, lo, hi);
+    }
+    let ok = lo <= d && d <= hi;
+    let side = if d > r {
+        if hi.is_finite() {
+            hi - r
+        } else {
+            hi_raw - r
+        }
+    } else if lo.is_finite() {
+        r - lo
+    } else {
+        r - lo_raw
+    };
+    let err = (d - r).abs();
+    let frac = if side > 0.0 {
+        err / side
+    } else {
+        f64::INFINITY
+    };
+    let frac = if ok {
+        frac.min(1.0)
+    } else {
+        frac.max(1.0 + f64::EPSILON)
+    };
+    (ok, frac, lo, hi)
+}
+
+fn argmax(
+    p: &Prepared,
+    v: &mut Verdict,
+    slot: usize,
+    a: &Argmax,
+    exp: &HostData,
+    dev: &HostData,
+    best: Option<&HostData>,
+) {
+    let elem = p.dtype().elem();
+    let exp_best = p.expected.get(slot + 1).and_then(Option::as_ref);
+    for row in 0..exp.len() {
+        let (r, d) = (exp.get(row) as i64, dev.get(row) as i64);
+        let mut frac = 0.0;
+        let mut why = None;
+        if r != d {
+            if r < 0 || d < 0 || d >= a.t as i64 {
+                why = Some(format!("index {d} where the reference has {r}"));
+            } else {
+                let (sr, br) = a.sim(row, r as usize);
+                let (sd, bd) = a.sim(row, d as usize);
+                let gap = sr - sd;
+                if sd.is_nan() {
+                    why = Some("a NaN similarity won".to_string());
+                } else if a.same_proto(r as usize, d as usize) {
+                    why = Some(format!(
+                        "prototypes {r} and {d} are identical: the first must win"
+                    ));
+                } else if br + bd == 0.0 {
+                    why = Some(format!(
+                        "exact similarities {sr:e} (t={r}) and {sd:e} (t={d}): the first maximum must win"
+                    ));
+                } else if gap > br + bd {
+                    why = Some(format!(
+                        "not a near tie: sim[{r}]={sr:e}, sim[{d}]={sd:e}, gap {gap:e} > bound {:e}",
+                        br + bd
+                    ));
+                } else {
+                    frac = gap.max(0.0) / (br + bd);
+                }
+            }
+        }
+        v.note(if why.is_some() { f64::INFINITY } else { frac });
+        if let Some(why) = why {
+            v.fail(p, slot, row, d.to_string(), why);
+            continue;
+        }
+        // The winning similarity, judged around the exact similarity of the index the
+        // device chose.
+        if let (Some(bd_out), Some(be)) = (best, exp_best) {
+            let got = bd_out.get(row);
+            let (ok, f) = if d < 0 {
+                let ok = got == f64::NEG_INFINITY;
+                (ok, if ok { 0.0 } else { f64::INFINITY })
+            } else {
+                let (s, b) = a.sim(row, d as usize);
+                let (ok, f, _, _) = judge(elem, round_to(elem, s), s, b, got);
+                (ok, f)
+            };
+            v.note(f);
+            if !ok {
+                let name = p.operands[slot + 1].name.to_string();
+                v.failed += 1;
+                if v.failures.len() < MAX_REPORTED {
+                    v.failures.push(ElemFailure {
+                        operand: name,
+                        index: row,
+                        expected: be.show(row),
+                        got: bd_out.show(row),
+                        bound: "dot-product bound around the chosen prototype's similarity".into(),
+                        inputs: format!("row {row}, index {d}"),
+                    });
+                }
+            }
+        }
+    }
+}
+
+/// Compares two runs' outputs bit for bit; returns the first difference.
+pub fn first_difference(
+    p: &Prepared,
+    a: &[Option<HostData>],
+    b: &[Option<HostData>],
+) -> Option<(String, usize, String, String)> {
+    for (i, (x, y)) in a.iter().zip(b).enumerate() {
+        let (Some(x), Some(y)) = (x, y) else {
+            continue;
+        };
+        if let Some(k) = (0..x.len().min(y.len())).find(|&k| x.bits(k) != y.bits(k)) {
+            return Some((p.operands[i].name.to_string(), k, x.show(k), y.show(k)));
+        }
+    }
+    None
+}
