@@ -180,6 +180,12 @@ impl Device {
         self.inner.plugin.check(entry, s)
     }
 
+    /// Waits until all work submitted to the device has finished (the same as
+    /// [`Backend::synchronize`], without importing the trait).
+    pub fn synchronize(&self) -> Result<()> {
+        <Device as Backend>::synchronize(self)
+    }
+
     /// A zero-filled tensor of `shape`.
     pub fn zeros(&self, elem: ElemType, shape: &[usize]) -> Result<Tensor> {
         let len = numel(shape).ok_or_else(|| Error::Shape {
@@ -202,7 +208,7 @@ impl Device {
     }
 }
 
-/// Element types a tensor can hold on the host side: `f32`, [`f16`], `i32`.
+/// Element types a tensor can hold on the host side: `f32`, [`f16`](struct@f16), `i32`.
 pub trait Element: Copy + Default + Send + Sync + 'static + private::Sealed {
     /// The matching element type.
     const ELEM: ElemType;

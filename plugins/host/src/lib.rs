@@ -68,7 +68,7 @@
 //! * [`Error::WrongDevice`] — a tensor of one device passed to another;
 //! * [`Error::HostLength`] — an upload or download with the wrong host slice length;
 //! * [`Error::Plugin`] — an entry point failed: the plugin, its file, the entry point, the
-//!   [`Status`](neurokern_abi::Status) and the plugin's own message (a panic inside the
+//!   [`Status`] and the plugin's own message (a panic inside the
 //!   plugin arrives here, as status `panic`, and the host goes on).
 //!
 //! ## Devices, tensors and the `Backend` trait

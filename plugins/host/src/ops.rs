@@ -1,6 +1,6 @@
 //! The typed API: one method of [`Device`] per op of the catalog. Each builds the op's
 //! descriptor from the tensors' shapes, checks the shapes, and runs it through
-//! [`Backend::run`](neurokern_core::Backend::run) (which validates lengths, element
+//! [`Backend::run`](neurokern_core::Backend::run()) (which validates lengths, element
 //! types, aliasing and scalars, and checks that every tensor lives on this device).
 //!
 //! Shapes: a leading dim of 1 may be left out (`A (M,K)` is `A (1,M,K)`), and "rowwise"

@@ -25,7 +25,12 @@ pub fn fixture_plugin() -> PathBuf {
     P.get_or_init(|| {
         let dir = neurokern::dev::build_package("neurokern-fixture-plugin", &workspace())
             .expect("build the fixture plugin");
-        dir.join(neurokern::dev::plugin_file_name("fixture"))
+        // Not named like a plugin, so directory searches of the target dir skip it.
+        dir.join(format!(
+            "{}neurokern_test_fixture{}",
+            std::env::consts::DLL_PREFIX,
+            std::env::consts::DLL_SUFFIX
+        ))
     })
     .clone()
 }
