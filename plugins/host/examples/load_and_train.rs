@@ -25,7 +25,7 @@ fn main() -> ExitCode {
         Some(p) => Runtime::builder().path(p).build(),
         None => Runtime::discover(),
     };
-    let Some(dev) = rt.devices().into_iter().find_map(Result::ok) else {
+    let Some(dev) = rt.devices().into_iter().next() else {
         eprintln!("no device could be opened. Candidates considered:");
         for c in rt.candidates() {
             match &c.outcome {

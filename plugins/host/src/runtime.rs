@@ -431,16 +431,45 @@ impl Runtime {
         plugin.open(index)
     }
 
-    /// Opens every device of every plugin that can run here.
-    pub fn devices(&self) -> Vec<Result<Device>> {
+    /// Opens every device of every plugin that can run here, in discovery order; what
+    /// cannot be opened is left out (see [`Runtime::open_all`] and [`Runtime::rejected`]).
+    pub fn devices(&self) -> Vec<Device> {
+        self.open_all()
+            .into_iter()
+            .filter_map(|(_, d)| d.ok())
+            .collect()
+    }
+
+    /// Tries to open every device of every loaded plugin: `("plugin:index", result)`. A
+    /// plugin whose probe failed contributes one entry, `("plugin", Err(Unavailable))`.
+    pub fn open_all(&self) -> Vec<(String, Result<Device>)> {
         let mut v = Vec::new();
         for p in &self.plugins {
             if p.probe().is_err() {
-                v.push(p.open(0));
+                v.push((p.name().to_string(), p.open(0)));
                 continue;
             }
             for i in 0..p.device_names().len() {
-                v.push(p.open(i));
+                v.push((format!("{}:{i}", p.name()), p.open(i)));
+            }
+        }
+        v
+    }
+
+    /// What could not be used, and why: every candidate file that was rejected (named by
+    /// its file; duplicates of a loaded plugin are not listed), every plugin that cannot
+    /// run here and every device that failed to open (named by plugin, or `plugin:index`).
+    pub fn rejected(&self) -> Vec<(String, String)> {
+        let mut v = Vec::new();
+        for c in &self.candidates {
+            match &c.outcome {
+                Err(Error::Duplicate { .. }) | Ok(_) => {}
+                Err(e) => v.push((c.path.display().to_string(), e.to_string())),
+            }
+        }
+        for (name, d) in self.open_all() {
+            if let Err(e) = d {
+                v.push((name, e.to_string()));
             }
         }
         v

@@ -150,6 +150,14 @@ fn failing_probe_is_reported_with_its_reason() {
                     .contains("cannot run here: libfixture-driver.so.1"),
                 "{err}"
             );
+            assert!(rt.devices().is_empty());
+            let rejected = rt.rejected();
+            assert_eq!(rejected.len(), 1, "{rejected:?}");
+            assert_eq!(rejected[0].0, "fixture");
+            assert!(
+                rejected[0].1.contains("libfixture-driver.so.1 not found"),
+                "{rejected:?}"
+            );
         },
     );
 }
@@ -215,7 +223,9 @@ fn random_bytes_named_like_a_plugin_are_rejected_and_discovery_goes_on() {
             "{e}"
         );
     }
+    assert_eq!(rt.rejected().len(), 2, "{:?}", rt.rejected());
     // The good plugin next to the garbage still works.
+    assert_eq!(rt.devices().len(), 1);
     let dev = rt.device("cpu").unwrap();
     matmul_check(&dev);
 }
