@@ -68,6 +68,22 @@ fn too_large_dims() {
             "table",
         ),
     ];
+    // dynamic_token_assignment's implicit score matrix (B·S, T): every operand is small
+    // (act 4096, proto 2^20, idx 4096) but B·S·T = 2^32.
+    let dta = Op::from(DynamicTokenAssignment {
+        b: 64,
+        s: 64,
+        e: 1,
+        t: 1 << 20,
+        want_best: false,
+    });
+    assert_eq!(
+        dta.validate().unwrap_err(),
+        Error::TooLarge {
+            op: "dynamic_token_assignment",
+            operand: "scores",
+        }
+    );
     for (op, operand) in cases {
         let want = Error::TooLarge {
             op: op.name(),

@@ -9,6 +9,9 @@ use crate::operand::{count, finite, ElemRule, OperandSpec as S, Operands};
 /// while scanning `t` upward); a NaN similarity never wins; `−1` if no similarity beats
 /// −inf. **(ext)** optional `best (B,S)`: the winning similarity (−inf when `idx = −1`).
 ///
+/// Besides the operands, the implicit score matrix `(B·S, T)` must stay within
+/// `i32::MAX` elements (reported as [`Error::TooLarge`] for `"scores"`).
+///
 /// Operands: `act`, `proto`, `idx`, `best` (if `want_best`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct DynamicTokenAssignment {
@@ -29,6 +32,9 @@ impl OpDesc for DynamicTokenAssignment {
     fn operands(&self) -> Result<Operands, Error> {
         let op = Self::KIND.name();
         let rows = count(op, "idx", &[self.b, self.s])?;
+        // The scores `act·protoᵀ (B·S, T)` are an intermediate every GEMM-based backend
+        // indexes (or materializes), so their count obeys the i32::MAX limit too.
+        count(op, "scores", &[self.b, self.s, self.t])?;
         Ok(Operands::from_slice(&[
             S::input(
                 "act",
