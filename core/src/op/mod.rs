@@ -1,7 +1,7 @@
 //! Ops are data: one descriptor per op of OPS.md (dims, flags and scalars), gathered in
 //! the [`Op`] enum. A descriptor knows its operands ([`Op::operands`]) and validates
 //! itself ([`Op::validate`]) with checked arithmetic, so every backend rejects bad calls
-//! with the same [`Error`](crate::Error) before any kernel runs.
+//! with the same [`Error`] before any kernel runs.
 //!
 //! Each descriptor's documentation gives its formula; `shared/spec/OPS.md` is the contract.
 
