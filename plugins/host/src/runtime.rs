@@ -497,3 +497,57 @@ impl Runtime {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_file_names() {
+        let f = |n: &str| {
+            format!(
+                "{}{n}{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            )
+        };
+        assert!(is_plugin_file_name(&f("neurokern_plugin_cpu")));
+        assert!(!is_plugin_file_name(&f("neurokern_plugin_")));
+        assert!(!is_plugin_file_name(&f("neurokern_test_fixture")));
+        assert!(!is_plugin_file_name("neurokern_plugin_cpu.d"));
+    }
+
+    #[test]
+    fn profile_dir_is_found_from_deps_examples_and_the_profile_dir() {
+        let root = std::env::temp_dir().join(format!("nk-profile-{}", std::process::id()));
+        let profile = root.join("target/debug");
+        std::fs::create_dir_all(profile.join("deps")).unwrap();
+        std::fs::create_dir_all(profile.join("examples")).unwrap();
+        std::fs::write(root.join("target/CACHEDIR.TAG"), b"").unwrap();
+        for exe in ["deps/t-123", "examples/e", "neurokern"] {
+            assert_eq!(
+                target_profile_dir(&profile.join(exe)),
+                Some(profile.clone()),
+                "{exe}"
+            );
+        }
+        assert_eq!(target_profile_dir(Path::new("/usr/bin/true")), None);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
+    #[test]
+    fn elf_checks() {
+        assert!(
+            check_elf(b"not an elf at all").is_ok(),
+            "left to the loader"
+        );
+        assert!(check_elf(b"\x7fELF").is_err());
+        let exe = std::fs::read(std::env::current_exe().unwrap()).unwrap();
+        if exe.starts_with(b"\x7fELF") {
+            assert!(check_elf(&exe).is_ok());
+            for cut in [20, 100, 1000, exe.len() / 3, exe.len() - 1] {
+                assert!(check_elf(&exe[..cut]).is_err(), "cut at {cut}");
+            }
+        }
+    }
+}
