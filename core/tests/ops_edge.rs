@@ -229,3 +229,204 @@ fn in_place_equals_out_of_place() {
         }
     }
 }
+
+#[test]
+fn nan_and_inf_flow_through_sums_and_updates() {
+    use neurokern_core::op::*;
+    const NAN: f32 = f32::NAN;
+    const INF: f32 = f32::INFINITY;
+    for dt in FloatType::ALL {
+        // reduce_sum_01: a NaN poisons its column only; inf + finite = inf.
+        let mut b = [f(&[NAN, 1.0, INF, 2.0, 3.0, 4.0]), out(3)];
+        run_ok(ReduceSum01 { b: 1, m: 2, n: 3 }, dt, &mut b);
+        let y = b[1].f();
+        assert!(y[0].is_nan() && y[1] == 4.0 && y[2] == INF, "{y:?}");
+
+        // hebbian_update: a NaN in pre[r, k] reaches row k of W only.
+        let mut b = [f(&[NAN, 1.0]), f(&[1.0, 1.0]), f(&[0.0; 4])];
+        let d = HebbianUpdate {
+            b: 1,
+            m: 1,
+            k: 2,
+            n: 2,
+            lr: 1.0,
+            decay: 0.0,
+        };
+        run_ok(d, dt, &mut b);
+        let w = b[2].f();
+        assert!(
+            w[0].is_nan() && w[1].is_nan() && w[2] == 1.0 && w[3] == 1.0,
+            "{w:?}"
+        );
+
+        // embedding_backward / proto_segmented_sum: NaN reaches only its segment.
+        let mut b = [f(&[NAN, 1.0, 2.0]), i(&[0, 1, 1]), out(2)];
+        run_ok(
+            EmbeddingBackward {
+                b: 1,
+                s: 3,
+                vocab: 2,
+                dim: 1,
+            },
+            dt,
+            &mut b,
+        );
+        assert!(b[2].f()[0].is_nan() && b[2].f()[1] == 3.0);
+        let mut b = [f(&[NAN, 1.0, -INF]), i(&[0, 1, 1]), out(2), out_i(2)];
+        run_ok(
+            ProtoSegmentedSum {
+                m: 3,
+                e: 1,
+                t: 2,
+                mode: SumMode::Deterministic,
+            },
+            dt,
+            &mut b,
+        );
+        assert!(b[2].f()[0].is_nan() && b[2].f()[1] == -INF);
+        assert_eq!(b[3].i(), &[1, 2]);
+
+        // pairwise_similarity: an inf row gives inf on its diagonal, NaN against a zero.
+        let mut b = [f(&[INF, 0.0, 0.0, 1.0]), out(4)];
+        run_ok(PairwiseSimilarity { n: 2, d: 2 }, dt, &mut b);
+        let s = b[1].f();
+        assert!(
+            s[0] == INF && s[1].is_nan() && s[2].is_nan() && s[3] == 1.0,
+            "{s:?}"
+        );
+
+        // proto_update_step: NaN sums reach only their prototype.
+        let mut b = [f(&[1.0, 1.0]), f(&[NAN, 4.0]), i(&[1, 2])];
+        run_ok(
+            ProtoUpdateStep {
+                t: 2,
+                e: 1,
+                lr: 0.5,
+            },
+            dt,
+            &mut b,
+        );
+        assert!(b[0].f()[0].is_nan() && b[0].f()[1] == 1.5);
+
+        // add_bias / add_broadcast_pe: inf + −inf = NaN, elementwise.
+        let mut b = [f(&[INF, 1.0, INF, 1.0]), f(&[-INF, 1.0]), out(4)];
+        run_ok(AddBias { b: 1, m: 2, n: 2 }, dt, &mut b);
+        let y = b[2].f();
+        assert!(y[0].is_nan() && y[1] == 2.0 && y[2].is_nan() && y[3] == 2.0);
+        let mut b = [f(&[1.0, INF, 2.0, 3.0]), f(&[NAN, 1.0]), out(4)];
+        run_ok(AddBroadcastPe { b: 2, s: 1, e: 2 }, dt, &mut b);
+        let y = b[2].f();
+        assert!(y[0].is_nan() && y[1] == INF && y[2].is_nan() && y[3] == 4.0);
+
+        // mul_backward: inf·0 = NaN in one gradient, inf in the other.
+        let mut b = [f(&[1.0]), f(&[INF]), f(&[0.0]), out(1), out(1)];
+        run_ok(
+            MulBackward {
+                n: 1,
+                want_d_a: true,
+                want_d_b: true,
+            },
+            dt,
+            &mut b,
+        );
+        assert!(b[3].f()[0] == 0.0 && b[4].f()[0] == INF);
+        let mut b = [f(&[INF]), f(&[1.0]), f(&[0.0]), out(1), out(1)];
+        run_ok(
+            MulBackward {
+                n: 1,
+                want_d_a: true,
+                want_d_b: true,
+            },
+            dt,
+            &mut b,
+        );
+        assert!(b[3].f()[0].is_nan() && b[4].f()[0] == INF);
+
+        // softmax_backward / layer_norm_backward: a NaN upstream gradient spreads over
+        // its row (through the row sums), not to other rows.
+        let mut b = [f(&[NAN, 1.0, 1.0, 0.0]), f(&[0.5, 0.5, 0.5, 0.5]), out(4)];
+        run_ok(SoftmaxBackward { rows: 2, len: 2 }, dt, &mut b);
+        let dx = b[2].f();
+        assert!(dx[0].is_nan() && dx[1].is_nan() && dx[2] == 0.25 && dx[3] == -0.25);
+        let mut b = [
+            f(&[NAN, 1.0, 1.0, 1.0]),
+            f(&[1.0, -1.0, 1.0, -1.0]),
+            Buf::Absent,
+            out(4),
+            Buf::Absent,
+            Buf::Absent,
+        ];
+        run_ok(
+            LayerNormBackward {
+                rows: 2,
+                len: 2,
+                eps: 1.0,
+                affine: false,
+            },
+            dt,
+            &mut b,
+        );
+        let dx = b[3].f();
+        assert!(dx[0].is_nan() && dx[1].is_nan() && dx[2] == 0.0 && dx[3] == 0.0);
+
+        // Copies copy NaN and inf.
+        let mut b = [f(&[NAN, INF, -INF, 1.0]), out(4)];
+        run_ok(TransposeBatched { b: 1, d1: 2, d2: 2 }, dt, &mut b);
+        let y = b[1].f();
+        assert!(y[0].is_nan() && y[1] == -INF && y[2] == INF && y[3] == 1.0);
+        let mut b = [f(&[NAN, INF]), out(2)];
+        run_ok(
+            Transpose12 {
+                b: 1,
+                d1: 2,
+                d2: 1,
+                d3: 1,
+            },
+            dt,
+            &mut b,
+        );
+        assert!(b[1].f()[0].is_nan() && b[1].f()[1] == INF);
+    }
+}
+
+#[test]
+fn f16_subnormals_through_other_ops() {
+    use neurokern_core::op::*;
+    let s = 2f32.powi(-24);
+    // matmul: 2^-12·2^-12 + 2^-12·2^-12 = 2^-23, a subnormal f16 result of normal inputs.
+    let mut b = [f(&[2f32.powi(-12); 2]), f(&[2f32.powi(-12); 2]), out(1)];
+    run_ok(
+        MatMul {
+            b: 1,
+            m: 1,
+            k: 2,
+            n: 1,
+        },
+        FloatType::F16,
+        &mut b,
+    );
+    assert_same("matmul subnormal", b[2].f(), &[2.0 * s]);
+    // gelu(x) = x·Φ(x) ≈ x/2·(1 + x·0.8) for tiny x: gelu(2^-14) = 2^-15·(1 + 4.9e-5) is
+    // within a subnormal spacing (2^-24, i.e. 2^-9 relative) of 2^-15, which it rounds to.
+    let mut b = [f(&[2f32.powi(-14), -2f32.powi(-14)]), out(2)];
+    run_ok(Gelu { n: 2 }, FloatType::F16, &mut b);
+    assert_same(
+        "gelu subnormal",
+        b[1].f(),
+        &[2f32.powi(-15), -2f32.powi(-15)],
+    );
+    // Subnormal inputs are widened exactly: 3·2^-24 + 5·2^-24 summed over rows = 2^-21.
+    let mut b = [f(&[3.0 * s, 5.0 * s]), out(1)];
+    run_ok(ReduceSum01 { b: 2, m: 1, n: 1 }, FloatType::F16, &mut b);
+    assert_same("reduce subnormal", b[1].f(), &[8.0 * s]);
+    // Softmax of a row that gives a subnormal probability: [0, −10] → e^-10/(1 + e^-10)
+    // = 4.5398899e-5, below the smallest normal f16 (6.1e-5): stored as the nearest
+    // multiple of 2^-24, 762·2^-24.
+    let mut b = [f(&[0.0, -10.0]), out(2)];
+    run_ok(Softmax { rows: 1, len: 2 }, FloatType::F16, &mut b);
+    let p = (-10f64).exp() / (1.0 + (-10f64).exp());
+    assert_eq!(
+        f64::from(b[1].f()[1]),
+        (p / f64::from(s)).round() * f64::from(s)
+    );
+}
