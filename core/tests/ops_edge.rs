@@ -430,3 +430,59 @@ fn f16_subnormals_through_other_ops() {
         (p / f64::from(s)).round() * f64::from(s)
     );
 }
+
+#[test]
+fn has_work_follows_the_outputs() {
+    use neurokern_core::op::*;
+    let work = |op: Op| op.has_work().unwrap();
+    assert!(!work(
+        MatMul {
+            b: 1,
+            m: 5,
+            k: 0,
+            n: 0
+        }
+        .into()
+    ));
+    assert!(work(
+        MatMul {
+            b: 1,
+            m: 5,
+            k: 0,
+            n: 1
+        }
+        .into()
+    ));
+    assert!(work(ReduceSum01 { b: 0, m: 3, n: 2 }.into()));
+    assert!(!work(ReduceSum01 { b: 2, m: 3, n: 0 }.into()));
+    assert!(!work(
+        MatMulBackward {
+            b: 1,
+            m: 1,
+            k: 1,
+            n: 1,
+            want_d_a: false,
+            want_d_w: false,
+        }
+        .into()
+    ));
+    assert!(work(
+        HebbianUpdate {
+            b: 0,
+            m: 0,
+            k: 1,
+            n: 1,
+            lr: 0.1,
+            decay: 0.0,
+        }
+        .into()
+    ));
+    assert!(Op::from(MatMul {
+        b: usize::MAX,
+        m: 1,
+        k: 1,
+        n: 1
+    })
+    .has_work()
+    .is_err());
+}

@@ -191,10 +191,10 @@ impl Op {
         Ok(operands)
     }
 
-    /// True when some operand has no elements: the call is valid and does nothing (its
-    /// outputs are empty). Note that an op can have empty inputs but non-empty outputs
-    /// (e.g. `reduce_sum_01` with `B·M = 0` writes zeros), so backends use this only for
-    /// the outputs' sake: see [`Op::has_work`].
+    /// True when the call writes at least one element: some present output (or in-place
+    /// operand) is non-empty. A call without work is valid and does nothing. Note that
+    /// empty inputs do not mean no work: `reduce_sum_01` with `B·M = 0` writes zeros, and
+    /// `matmul` with `K = 0` writes a `(B, M, N)` block of zeros.
     pub fn has_work(&self) -> Result<bool, Error> {
         let ops = self.operands()?;
         Ok(ops

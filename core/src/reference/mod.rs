@@ -164,10 +164,7 @@ pub fn run(
     // Besides saving time, this keeps the cost of a call bounded by its buffers: with
     // `matmul { m: 2^31 − 1, k: 0, n: 0 }` every buffer is empty, yet the loops would
     // still walk over the rows.
-    if !operands
-        .iter()
-        .any(|s| s.present && s.role.is_written() && s.len > 0)
-    {
+    if !op.has_work()? {
         return Ok(());
     }
     let mut slots = Slots::new(op.name(), &operands, args);
