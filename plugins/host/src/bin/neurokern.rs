@@ -1,6 +1,8 @@
 //! `neurokern devices [PATH…]`: every plugin found, its devices and capabilities, and why
 //! any candidate was rejected or cannot run (like `clinfo`).
 
+use std::fmt::Write as _;
+use std::io::Write as _;
 use std::process::ExitCode;
 
 use neurokern::{FloatType, OpKind, Runtime};
@@ -31,7 +33,9 @@ fn devices(paths: &[String]) -> ExitCode {
         b = b.path(p);
     }
     let rt = b.build();
-    println!(
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
         "neurokern host ABI {}.{}; {} candidate file(s), {} plugin(s) loaded",
         neurokern::ABI_MAJOR,
         neurokern::ABI_MINOR,
@@ -39,16 +43,17 @@ fn devices(paths: &[String]) -> ExitCode {
         rt.plugins().len()
     );
     for c in rt.candidates() {
-        println!();
-        println!("{} [{}]", c.path.display(), c.source);
+        out.push('\n');
+        let _ = writeln!(out, "{} [{}]", c.path.display(), c.source);
         let plugin = match &c.outcome {
             Ok(p) => p,
             Err(e) => {
-                println!("  rejected: {e}");
+                let _ = writeln!(out, "  rejected: {e}");
                 continue;
             }
         };
-        println!(
+        let _ = writeln!(
+            out,
             "  plugin {} {} (ABI {}.{}; {})",
             plugin.name(),
             plugin.version(),
@@ -57,18 +62,19 @@ fn devices(paths: &[String]) -> ExitCode {
             plugin.build_info()
         );
         if let Err(why) = plugin.probe() {
-            println!("  cannot run here: {why}");
+            let _ = writeln!(out, "  cannot run here: {why}");
             continue;
         }
         if plugin.device_names().is_empty() {
-            println!("  no devices");
+            let _ = writeln!(out, "  no devices");
         }
         for (i, name) in plugin.device_names().iter().enumerate() {
             match plugin.open(i) {
                 Ok(dev) => {
                     let caps = dev.capabilities();
                     let all = OpKind::ALL.len() * FloatType::ALL.len();
-                    println!(
+                    let _ = writeln!(
+                        out,
                         "  device {i}: {name} — {} of {all} op×dtype pairs",
                         caps.len()
                     );
@@ -80,22 +86,28 @@ fn devices(paths: &[String]) -> ExitCode {
                             .collect();
                         let n = OpKind::ALL.len() - missing.len();
                         if missing.is_empty() {
-                            println!("    {t}: all {n} ops");
+                            let _ = writeln!(out, "    {t}: all {n} ops");
                         } else {
-                            println!("    {t}: {n} ops; missing: {}", missing.join(", "));
+                            let _ =
+                                writeln!(out, "    {t}: {n} ops; missing: {}", missing.join(", "));
                         }
                     }
                 }
-                Err(e) => println!("  device {i}: {name} — cannot open: {e}"),
+                Err(e) => {
+                    let _ = writeln!(out, "  device {i}: {name} — cannot open: {e}");
+                }
             }
         }
     }
     if rt.candidates().is_empty() {
-        println!(
+        let _ =
+            writeln!(out,
             "\nno candidate found: build a plugin (cargo build -p neurokern-plugin-cpu), pass its \
              path, or set {}",
             neurokern::PLUGIN_PATH_ENV
         );
     }
+    // Written at once; a closed pipe (`| head`) is not an error worth a panic.
+    let _ = std::io::stdout().write_all(out.as_bytes());
     ExitCode::SUCCESS
 }
