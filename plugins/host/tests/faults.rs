@@ -299,6 +299,29 @@ fn panicking_plugin_gives_an_error_and_the_host_goes_on() {
                 "{err}"
             );
             assert!(err.to_string().contains("index out of bounds"), "{err}");
+            // Panics on several threads at once: each thread gets its own message.
+            std::thread::scope(|s| {
+                for t in 0..4 {
+                    let bad = &bad;
+                    s.spawn(move || {
+                        for _ in 0..20 {
+                            let x = bad.zeros(ElemType::F32, &[t + 1]).unwrap();
+                            let mut y = bad.zeros(ElemType::F32, &[t + 1]).unwrap();
+                            let err = if t % 2 == 0 {
+                                bad.gelu(&x, &mut y).unwrap_err()
+                            } else {
+                                bad.synchronize().unwrap_err()
+                            };
+                            let want = if t % 2 == 0 {
+                                "run (gelu)"
+                            } else {
+                                "index out of bounds"
+                            };
+                            assert!(err.to_string().contains(want), "thread {t}: {err}");
+                        }
+                    });
+                }
+            });
             // The same device still works for what does not panic, and so does another plugin.
             assert_eq!(a.download::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
             matmul_check(&rt.device("cpu").unwrap());
