@@ -172,6 +172,7 @@ pub fn all() -> Vec<Case> {
     adam_cases(&mut c);
     embedding_cases(&mut c);
     proto_cases(&mut c);
+    order_sensitive_cases(&mut c);
     let order = |k: OpKind| {
         OpKind::ALL
             .iter()
@@ -1009,6 +1010,75 @@ fn embedding_cases(c: &mut Catalogue) {
             built(op, vec![Some(d_out), Some(idx), None])
         });
     }
+}
+
+/// Scatter sums whose rounding depends on the order (see [`Gen::cancelling_rows`]):
+/// groups of three rows sent to the same segment.
+fn order_sensitive_cases(c: &mut Catalogue) {
+    use OpKind as K;
+    const GROUPS: usize = 40;
+    const WIDTH: usize = 16;
+    const SEGMENTS: usize = 5;
+    let group_idx = |g: &mut Gen| -> HostData {
+        let mut idx = Vec::with_capacity(3 * GROUPS);
+        for _ in 0..GROUPS {
+            let s = g.index(SEGMENTS) as i32;
+            idx.extend([s, s, s]);
+        }
+        HostData::I32(idx)
+    };
+    c.add(
+        K::EmbeddingBackward,
+        "order_sensitive",
+        Tier::Typical,
+        Dt::Both,
+        move |g| {
+            let d = g.cancelling_rows(GROUPS, WIDTH);
+            let d_out = g.from_f64(&d);
+            let idx = group_idx(g);
+            let op = EmbeddingBackward {
+                b: 1,
+                s: 3 * GROUPS,
+                vocab: SEGMENTS,
+                dim: WIDTH,
+            };
+            built(op, vec![Some(d_out), Some(idx), None])
+        },
+    );
+    c.add(
+        K::ProtoSegmentedSum,
+        "order_sensitive",
+        Tier::Typical,
+        Dt::Both,
+        move |g| {
+            let a = g.cancelling_rows(GROUPS, WIDTH);
+            let act = g.from_f64(&a);
+            let idx = group_idx(g);
+            let op = ProtoSegmentedSum {
+                m: 3 * GROUPS,
+                e: WIDTH,
+                t: SEGMENTS,
+                mode: SumMode::Deterministic,
+            };
+            built(op, vec![Some(act), Some(idx), None, None])
+        },
+    );
+    c.add(
+        K::ReduceSum01,
+        "order_sensitive",
+        Tier::Typical,
+        Dt::Both,
+        move |g| {
+            let x = g.cancelling_rows(GROUPS, WIDTH);
+            let x = g.from_f64(&x);
+            let op = ReduceSum01 {
+                b: 1,
+                m: 3 * GROUPS,
+                n: WIDTH,
+            };
+            built(op, vec![Some(x), None])
+        },
+    );
 }
 
 fn proto_cases(c: &mut Catalogue) {

@@ -6,6 +6,8 @@
 //!
 //! * `reference`: [`neurokern_backend_cpu::CpuBackend`] in process, required to be
 //!   bit-identical to the reference (it *is* the reference, behind the `Backend` trait);
+//! * `opencl-inprocess` (with the `opencl` feature): the OpenCL backend's default
+//!   device, in process;
 //! * the plugin host's devices ([`host`]): every plugin found at run time, the CPU plugin
 //!   among them (bit-identical to the in-process reference: that proves the C ABI).
 
@@ -107,37 +109,66 @@ pub fn discover() -> Discovery {
         CpuBackend::new(),
         true,
     )));
+    #[cfg(feature = "opencl")]
+    in_process_opencl(&mut d);
     host::discover(&mut d);
     d
 }
 
-/// The devices of the plugin host (crate `neurokern`): every plugin it discovers, each of
-/// its devices wrapped in a [`BackendDevice`] (the host's `Device` implements
-/// [`Backend`]). The CPU plugin is `bit_exact`.
-///
-/// Not connected yet: the plugin host is not part of this build. Until it is, the CPU
-/// plugin is reported as skipped with that reason (and fails the run when
-/// `NEUROKERN_REQUIRE` names it). Connecting it is this function's body only:
-///
-/// ```text
-/// let rt = neurokern::Runtime::discover();
-/// for (plugin, why) in rt.rejected() { d.skipped.push(Skipped { backend: plugin, reason: why }) }
-/// for dev in rt.devices() {
-///     let name = dev.backend_name();
-///     d.devices.push(Box::new(BackendDevice::new(name, dev, name == "cpu")));
-/// }
-/// ```
-pub mod host {
-    use super::{Discovery, Skipped};
+/// The OpenCL backend in process (feature `opencl`), as backend `opencl-inprocess`: its
+/// default device, or the reason it cannot run.
+#[cfg(feature = "opencl")]
+fn in_process_opencl(d: &mut Discovery) {
+    const NAME: &str = "opencl-inprocess";
+    match neurokern_backend_opencl::OpenClBackend::default_device() {
+        Ok(b) => d.devices.push(Box::new(BackendDevice::new(NAME, b, false))),
+        Err(e) => d.skipped.push(Skipped {
+            backend: NAME.to_string(),
+            reason: e.to_string(),
+        }),
+    }
+}
 
-    /// Adds the plugin host's devices to `d` (see the module documentation).
+/// The devices of the plugin host (crate `neurokern`): every plugin it discovers (explicit
+/// `NEUROKERN_PLUGIN_PATH` entries, the executable's directory, the cargo target
+/// directory), each opened device wrapped in a [`BackendDevice`] (the host's `Device`
+/// implements [`Backend`]). The CPU plugin must be bit-identical to the in-process
+/// reference: that proves the C ABI carries every op faithfully.
+pub mod host {
+    use super::{BackendDevice, Discovery, Skipped};
+
+    /// The CPU plugin's backend name.
+    pub const CPU: &str = "cpu";
+
+    /// Adds the plugin host's devices to `d`, and every plugin or file it rejected (with
+    /// the reason) to `d.skipped`.
     pub fn discover(d: &mut Discovery) {
-        d.skipped.push(Skipped {
-            backend: "cpu".to_string(),
-            reason: "the plugin host (crate `neurokern`) is not connected to the suite yet, \
-                     so no plugin (the CPU plugin included) can be loaded"
-                .to_string(),
-        });
+        let rt = neurokern::Runtime::discover();
+        for (what, why) in rt.rejected() {
+            d.skipped.push(Skipped {
+                backend: what,
+                reason: why,
+            });
+        }
+        for dev in rt.devices() {
+            let backend = dev.backend_name().to_string();
+            let exact = backend == CPU;
+            d.devices
+                .push(Box::new(BackendDevice::new(&backend, dev, exact)));
+        }
+        let cpu_seen = d.devices.iter().any(|x| x.backend() == CPU)
+            || d.skipped.iter().any(|s| s.backend.starts_with(CPU));
+        if !cpu_seen {
+            d.skipped.push(Skipped {
+                backend: CPU.to_string(),
+                reason: format!(
+                    "the CPU plugin ({}) was not found next to the executable, in its cargo \
+                     target directory or on NEUROKERN_PLUGIN_PATH: build it with \
+                     `cargo build -p neurokern-plugin-cpu` (`cargo xtask conformance` does)",
+                    neurokern::dev::plugin_file_name(CPU)
+                ),
+            });
+        }
     }
 }
 

@@ -106,6 +106,21 @@ impl Gen {
         }
     }
 
+    /// `3·groups` rows of `width` that make sums depend visibly on their order, even
+    /// after rounding to f16: each group is `+big`, `small`, `−big` per column, with `big`
+    /// a multiple of 1024 (exact in f16) and `small` about 0.01, so the small values are
+    /// rounded at the big values' scale and the big ones cancel exactly.
+    pub fn cancelling_rows(&mut self, groups: usize, width: usize) -> Vec<f64> {
+        let mut v = Vec::with_capacity(3 * groups * width);
+        for _ in 0..groups {
+            let big: Vec<f64> = (0..width).map(|_| 1024.0 * self.int(1, 8) as f64).collect();
+            v.extend(big.iter().copied());
+            v.extend((0..width).map(|_| 0.01 * self.normal()));
+            v.extend(big.iter().map(|b| -b));
+        }
+        v
+    }
+
     /// `n` indices uniform in `[0, hi)`, with a fraction `pad` of them replaced by
     /// out-of-range values (−1 as padding, `hi`, `hi + 7`, `i32::MIN`, `i32::MAX`).
     pub fn indices(&mut self, n: usize, hi: usize, pad: f64) -> HostData {

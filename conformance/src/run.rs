@@ -404,8 +404,13 @@ pub fn compare(p: &Prepared, got: &[Option<HostData>], bit_exact: bool) -> Verdi
 }
 
 /// Judges one float element: `r` the reference's stored value, `c` its pre-store value,
-/// `delta` the bound, `d` the device's value. Returns (ok, fraction of the bound, the
-/// accepted interval).
+/// `delta` the bound, `d` the device's stored value. Returns (ok, fraction of the bound,
+/// the accepted interval of stored values).
+///
+/// The device stores `fl(x)` for some pre-store value `x`; it is within bounds when some
+/// `x` with `|x − c| ≤ δ` rounds to `d`, i.e. when `c` is within `δ` of `d`'s rounding
+/// cell (the values that round to `d`). The fraction is that distance over `δ` (0 when `c`
+/// rounds to `d` itself); equivalently, `d ∈ [fl(c − δ), fl(c + δ)]`.
 pub fn judge(elem: ElemType, r: f64, c: f64, delta: f64, d: f64) -> (bool, f64, f64, f64) {
     let delta = if delta.is_nan() { f64::INFINITY } else { delta };
     if r.is_nan() || c.is_nan() {
@@ -419,35 +424,83 @@ pub fn judge(elem: ElemType, r: f64, c: f64, delta: f64, d: f64) -> (bool, f64, 
     if d.is_nan() {
         return (false, f64::INFINITY, r, r);
     }
-    let (lo_raw, hi_raw) = (c - delta, c + delta);
-    let (lo, hi) = (round_to(elem, lo_raw), round_to(elem, hi_raw));
+    let (lo, hi) = (round_to(elem, c - delta), round_to(elem, c + delta));
     if d == r {
         return (true, 0.0, lo, hi);
     }
-    let ok = lo <= d && d <= hi;
-    let side = if d > r {
-        if hi.is_finite() {
-            hi - r
-        } else {
-            hi_raw - r
-        }
-    } else if lo.is_finite() {
-        r - lo
+    let (below, above) = cell(elem, d);
+    let dist = if c < below {
+        below - c
+    } else if c > above {
+        c - above
     } else {
-        r - lo_raw
+        0.0
     };
-    let err = (d - r).abs();
-    let frac = if side > 0.0 {
-        err / side
+    let frac = if dist == 0.0 {
+        0.0
+    } else if delta > 0.0 {
+        dist / delta
     } else {
         f64::INFINITY
     };
-    let frac = if ok {
-        frac.min(1.0)
-    } else {
-        frac.max(1.0 + f64::EPSILON)
+    (frac <= 1.0, frac, lo, hi)
+}
+
+/// The rounding cell of a stored value `d`: the pre-store values that round to it (ties
+/// included), `[below, above]`.
+fn cell(elem: ElemType, d: f64) -> (f64, f64) {
+    let (max, half_ulp_max) = match elem {
+        ElemType::F16 => (65504.0, 16.0),
+        _ => (f64::from(f32::MAX), 2f64.powi(103)),
     };
-    (ok, frac, lo, hi)
+    if d.is_infinite() {
+        let edge = max + half_ulp_max;
+        return if d > 0.0 {
+            (edge, f64::INFINITY)
+        } else {
+            (f64::NEG_INFINITY, -edge)
+        };
+    }
+    let (down, up) = match elem {
+        ElemType::F16 => {
+            let h = neurokern_core::f16::from_f64(d);
+            (f16_step(h, false).to_f64(), f16_step(h, true).to_f64())
+        }
+        _ => {
+            let x = d as f32;
+            (f64::from(f32_step(x, false)), f64::from(f32_step(x, true)))
+        }
+    };
+    let below = if down.is_finite() {
+        (d + down) / 2.0
+    } else {
+        d - half_ulp_max
+    };
+    let above = if up.is_finite() {
+        (d + up) / 2.0
+    } else {
+        d + half_ulp_max
+    };
+    (below, above)
+}
+
+fn f16_step(x: neurokern_core::f16, up: bool) -> neurokern_core::f16 {
+    use neurokern_core::f16;
+    let b = x.to_bits();
+    if b & 0x7fff == 0 {
+        return f16::from_bits(if up { 0x0001 } else { 0x8001 });
+    }
+    let positive = b & 0x8000 == 0;
+    f16::from_bits(if positive == up { b + 1 } else { b - 1 })
+}
+
+fn f32_step(x: f32, up: bool) -> f32 {
+    let b = x.to_bits();
+    if b & 0x7fff_ffff == 0 {
+        return f32::from_bits(if up { 1 } else { 0x8000_0001 });
+    }
+    let positive = b & 0x8000_0000 == 0;
+    f32::from_bits(if positive == up { b + 1 } else { b - 1 })
 }
 
 fn argmax(

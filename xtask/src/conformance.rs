@@ -1,34 +1,69 @@
-//! `cargo xtask conformance [ARGS]`: builds the conformance suite in release mode and runs
-//! it on every device found (the in-process reference always; every plugin the host
-//! finds). `ARGS` go to the suite: `--backend NAME`, `--op OP`, `--dtype f32|f16`,
-//! `--case ID`, `--quick`, `--list`, `--out DIR` (see `--help`). The report is written to
-//! the workspace's `target/conformance/` (`report.json`, `report.md`) unless `--out`
-//! says otherwise. `NEUROKERN_REQUIRE=cpu,opencl` makes a backend that cannot run a
-//! failure instead of a skip.
+//! `cargo xtask conformance [ARGS]`: builds the plugins and the conformance suite in
+//! release mode and runs the suite on every device found: the in-process reference
+//! always, every plugin the host finds (the CPU plugin, and the OpenCL plugin where the
+//! OpenCL loader is installed) and, with the loader, the OpenCL backend in process. `ARGS` go to the suite: `--backend NAME`, `--op OP`,
+//! `--dtype f32|f16`, `--case ID`, `--quick`, `--list`, `--out DIR` (see `--help`). The
+//! report is written to the workspace's `target/conformance/` (`report.json`,
+//! `report.md`) unless `--out` says otherwise. `NEUROKERN_REQUIRE=cpu,opencl` makes a
+//! backend that cannot run a failure instead of a skip.
 
-use crate::util::{cargo, exec, root};
+use crate::util::{cargo, exec, opencl_available, root};
 
-/// Builds and runs the suite with `args` (release mode).
-pub fn run(args: &[String]) -> Result<(), String> {
+/// Builds the plugins (release) so that the suite's plugin discovery finds them in the
+/// target directory, next to the suite's binary.
+fn build_plugins(opencl: bool) -> Result<(), String> {
     let mut cmd = cargo();
-    cmd.args([
-        "run",
-        "--release",
-        "--package",
-        "neurokern-conformance",
-        "--bin",
-        "conformance",
-        "--",
-    ]);
+    cmd.args(["build", "--release", "-p", "neurokern-plugin-cpu"]);
+    if opencl {
+        cmd.args(["-p", "neurokern-plugin-opencl"]);
+    }
+    exec(&mut cmd)
+}
+
+fn run_suite(args: &[String], envs: &[(&str, &str)], opencl: bool) -> Result<(), String> {
+    let mut cmd = cargo();
+    cmd.args(["run", "--release", "--package", "neurokern-conformance"]);
+    if opencl {
+        // The OpenCL backend in process too (it needs the loader at build time).
+        cmd.args(["--features", "opencl"]);
+    }
+    cmd.args(["--bin", "conformance", "--"]);
     if !args.iter().any(|a| a == "--out" || a.starts_with("--out=")) {
-        cmd.arg("--out").arg(root().join("target").join("conformance"));
+        cmd.arg("--out")
+            .arg(root().join("target").join("conformance"));
     }
     cmd.args(args);
+    cmd.envs(envs.iter().copied());
     exec(&mut cmd).map_err(|e| format!("conformance suite: {e}"))
 }
 
+/// Builds the plugins and the suite and runs it with `args` (release mode).
+pub fn run(args: &[String]) -> Result<(), String> {
+    if args
+        .iter()
+        .any(|a| a == "--help" || a == "-h" || a == "--list")
+    {
+        return run_suite(args, &[], false);
+    }
+    let opencl = opencl_available();
+    if !opencl {
+        eprintln!(
+            "note: the OpenCL ICD loader (libOpenCL.so) is not installed, so the OpenCL plugin \
+             is not built; on Debian/Ubuntu: apt-get install ocl-icd-opencl-dev pocl-opencl-icd"
+        );
+    }
+    build_plugins(opencl)?;
+    run_suite(args, &[], opencl)
+}
+
 /// The conformance part of `cargo xtask ci`: the whole suite (seed-size cases included)
-/// on the reference and on every plugin the host finds, the CPU plugin among them.
+/// on the in-process reference and on the CPU plugin, which must be found and must be
+/// bit-identical to the reference.
 pub fn ci() -> Result<(), String> {
-    run(&["--quiet".to_string()])
+    build_plugins(false)?;
+    let args: Vec<String> = ["--quiet", "--backend", "reference", "--backend", "cpu"]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+    run_suite(&args, &[("NEUROKERN_REQUIRE", "reference,cpu")], false)
 }
