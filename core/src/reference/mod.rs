@@ -104,40 +104,35 @@ pub fn validate(op: &Op, dtype: FloatType, args: &[Arg<'_>]) -> Result<Operands,
             got: args.len(),
         });
     }
+    // First what any backend would see: `SameAs(j)` is slot j's buffer passed again.
     let mut descs = [ArgDesc::ABSENT; MAX_OPERANDS];
-    for (i, (spec, arg)) in operands.iter().zip(args).enumerate() {
+    for (i, arg) in args.iter().enumerate() {
         descs[i] = match arg {
-            Arg::SameAs(j) => {
-                // Only an output may borrow another slot's buffer, and that slot must
-                // hold a writable buffer of its own.
-                match args.get(*j) {
-                    Some(target) if spec.role == Role::Output && target.is_mut() && *j != i => {
-                        target.desc().unwrap_or(ArgDesc::ABSENT)
-                    }
-                    _ => {
-                        return Err(Error::ReadOnly {
-                            op: name,
-                            operand: spec.name,
-                        })
-                    }
-                }
+            Arg::SameAs(j) if *j != i => {
+                args.get(*j).and_then(Arg::desc).unwrap_or(ArgDesc::ABSENT)
             }
-            other => {
-                if spec.present
-                    && spec.role.is_written()
-                    && !other.is_mut()
-                    && other.desc().is_some()
-                {
-                    return Err(Error::ReadOnly {
-                        op: name,
-                        operand: spec.name,
-                    });
-                }
-                other.desc().unwrap_or(ArgDesc::ABSENT)
-            }
+            other => other.desc().unwrap_or(ArgDesc::ABSENT),
         };
     }
     crate::operand::check_args(name, &operands, dtype, &descs[..args.len()])?;
+    // Then what only slices add: every written operand needs a writable slice of its
+    // own, or (an output) `SameAs` a slot holding one. Checked last, so every error a
+    // device would also report comes first, in the same order.
+    for (i, (spec, arg)) in operands.iter().zip(args).enumerate() {
+        let writable = match arg {
+            Arg::Absent => true, // a disabled optional operand (checked above)
+            Arg::SameAs(j) => {
+                spec.role == Role::Output && *j != i && args.get(*j).is_some_and(Arg::is_mut)
+            }
+            other => !spec.role.is_written() || other.is_mut(),
+        };
+        if !writable {
+            return Err(Error::ReadOnly {
+                op: name,
+                operand: spec.name,
+            });
+        }
+    }
     Ok(operands)
 }
 
