@@ -1,13 +1,16 @@
 // Elementwise ops, the broadcasting adds, activations, Adam, and the small per-row ops.
 // One work-item per element (or per row), global size exactly the element count.
 
-// c[i] = a[i] + b[i mod period]  (add, add_bias, add_broadcast_pe; period = len(b)).
-__kernel void nk_add(const int n, const int period, __global const T* a,
+// c[r·period + j] = a[r·period + j] + b[j]  (add, add_bias, add_broadcast_pe;
+// period = len(b)); global (period, reps), no integer division.
+__kernel void nk_add(const int period, const int reps, __global const T* a,
                      __global const T* b, __global T* c) {
-    const int i = get_global_id(0);
-    if (i >= n) return;
-    const float r = LD(a, i) + LD(b, i % period);
-    ST(c, i, r);
+    const int j = get_global_id(0);
+    const int r = get_global_id(1);
+    if (j >= period || r >= reps) return;
+    const int i = r * period + j;
+    const float v = LD(a, i) + LD(b, j);
+    ST(c, i, v);
 }
 
 __kernel void nk_mul(const int n, __global const T* a, __global const T* b, __global T* c) {
@@ -23,7 +26,7 @@ __kernel void nk_gelu(const int n, __global const T* x, __global T* y) {
     const int i = get_global_id(0);
     if (i >= n) return;
     const float v = LD(x, i);
-    const float r = v * (0.5f * erfc(-v * M_SQRT1_2_F));
+    const float r = v * (0.5f * nk_erfc(-v * M_SQRT1_2_F));
     ST(y, i, r);
 }
 
@@ -33,7 +36,7 @@ __kernel void nk_gelu_backward(const int n, __global const T* x, __global const 
     const int i = get_global_id(0);
     if (i >= n) return;
     const float v = LD(x, i);
-    const float cdf = 0.5f * erfc(-v * M_SQRT1_2_F);
+    const float cdf = 0.5f * nk_erfc(-v * M_SQRT1_2_F);
     const float pdf = exp(-0.5f * (v * v)) * 0.3989422804014327f;
     const float r = LD(dy, i) * (cdf + v * pdf);
     ST(dx, i, r);
@@ -91,24 +94,23 @@ __kernel void nk_embedding_lookup(const int n, const int dim, const int vocab,
     }
 }
 
-// (B, D1, D2, D3) → (B, D2, D1, D3): one work-item per output element, an exact copy.
-__kernel void nk_transpose_12(const int n, const int d1, const int d2, const int d3,
+// (B, D1, D2, D3) → (B, D2, D1, D3): work-item (i, j, b) moves the D3 block
+// x[b, i, j, :] to y[b, j, i, :]; an exact copy, no integer division.
+__kernel void nk_transpose_12(const int d1, const int d2, const int d3, const int nb,
                               __global const T* x, __global T* y) {
-    const int o = get_global_id(0);
-    if (o >= n) return;
-    // o = ((b·D2 + j)·D1 + i)·D3 + k
-    const int k = o % d3;
-    int q = o / d3;
-    const int i = q % d1;
-    q /= d1;
-    const int j = q % d2;
-    const int b = q / d2;
-    const int src = ((b * d1 + i) * d2 + j) * d3 + k;
+    const int i = get_global_id(0);
+    const int j = get_global_id(1);
+    const int b = get_global_id(2);
+    if (i >= d1 || j >= d2 || b >= nb) return;
+    const int src = ((b * d1 + i) * d2 + j) * d3;
+    const int dst = ((b * d2 + j) * d1 + i) * d3;
+    for (int k = 0; k < d3; ++k) {
 #if NK_HALF
-    ((__global ushort*)y)[o] = ((__global const ushort*)x)[src];
+        ((__global ushort*)y)[dst + k] = ((__global const ushort*)x)[src + k];
 #else
-    y[o] = x[src];
+        y[dst + k] = x[src + k];
 #endif
+    }
 }
 
 // y[j] = Σ_r x[r, j] over the rows in increasing order.

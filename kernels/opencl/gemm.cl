@@ -1,35 +1,33 @@
-// One register-blocked GEMM, stamped per variant by the host:
+// One register-blocked GEMM over packed panels, stamped per output type by the host:
 //   GEMM_NAME   kernel name
-//   GEMM_TA     0: op(A) = A  (A[m*lda + k]),  1: op(A) = Aᵀ (A[k*lda + m])
 //   GEMM_CF32   0: C has the call's storage type T, 1: C is f32 (argmax scores)
 // and tuned by the tile parameters (build-time defines, chosen per device):
 //   GEMM_MR     rows of C per work-item
 //   GEMM_NV     vector width (2, 4, 8 or 16) of the column blocks
-//   GEMM_NR     column vectors per work-item (a work-item owns MR × NR·NV outputs)
+//   GEMM_NR     column vectors per work-item (a work-item owns MR × NB outputs, NB = NR·NV)
 //
-// C[b] = alpha · op(A[b]) · B[b] + (use_c ? beta · C[b] : 0), with batch strides sa, sb,
-// sc (0 shares an operand across batches). B is K×N row-major with row stride ldb.
-// Each output element is one f32 sum over k ascending (fma), then the epilogue
-// `beta·c + alpha·acc` evaluated as written: the reference's `keep·w + lr·sum`.
+//   C[b] = alpha · op(A[b]) · op(B[b]) + (use_c ? beta · C[b] : 0)
 //
-// Work-item (i, j, b) owns rows [i·MR, i·MR + MR) and columns [j·NB, j·NB + NB). Rows past
-// M are clamped for loads and skipped for stores; a ragged last column block takes an
-// element-wise path. The accumulators are MR·NR vectors of NV floats, held in registers:
-// on SIMD CPUs each is one vector register, on GPUs the compiler scalarizes them.
+// The operands are first packed (nk_pack_a, nk_pack_b, in pack.cl) into f32 panels that
+// the inner loop reads contiguously: Ap[b][mb][k][MR] = op(A)[b][mb·MR + i][k] and
+// Bp[b][nb][k][NB] = op(B)[b][k][nb·NB + j], zero-padded past M and N. Packing applies the
+// transpose flags and widens f16, so this kernel has one form for every case; its cost is
+// linear in the operands. Each output element is one f32 sum over k ascending (fma), then
+// the epilogue `beta·c + alpha·acc` evaluated as written: the reference's `keep·w + lr·sum`.
+//
+// The MR·NR accumulators are vectors of NV floats held in registers (fully unrolled
+// loops): on SIMD CPUs each is one vector register; GPUs scalarize them.
 
 #define NB (GEMM_NV * GEMM_NR)
 #define VT CAT(float, GEMM_NV)
-#if NK_HALF
-#define LDV(p, i) CAT(vload_half, GEMM_NV)(0, (p) + (i))
-#else
-#define LDV(p, i) CAT(vload, GEMM_NV)(0, (p) + (i))
-#endif
+#define VLOAD CAT(vload, GEMM_NV)
+#define VSTORE CAT(vstore, GEMM_NV)
 #if GEMM_CF32
 #define CT float
 #define LDC(p, i) ((p)[i])
 #define STC(p, i, v) ((p)[i] = (v))
-#define STCV(p, i, v) CAT(vstore, GEMM_NV)((v), 0, (p) + (i))
-#define LDCV(p, i) CAT(vload, GEMM_NV)(0, (p) + (i))
+#define STCV(p, i, v) VSTORE((v), 0, (p) + (i))
+#define LDCV(p, i) VLOAD(0, (p) + (i))
 #else
 #define CT T
 #define LDC(p, i) LD(p, i)
@@ -38,78 +36,58 @@
 #define STCV(p, i, v) CAT(CAT(vstore_half, GEMM_NV), _rte)((v), 0, (p) + (i))
 #define LDCV(p, i) CAT(vload_half, GEMM_NV)(0, (p) + (i))
 #else
-#define STCV(p, i, v) CAT(vstore, GEMM_NV)((v), 0, (p) + (i))
-#define LDCV(p, i) CAT(vload, GEMM_NV)(0, (p) + (i))
+#define STCV(p, i, v) VSTORE((v), 0, (p) + (i))
+#define LDCV(p, i) VLOAD(0, (p) + (i))
 #endif
-#endif
-#if GEMM_TA
-#define AIDX(m, k) ((k) * lda + (m))
-#else
-#define AIDX(m, k) ((m) * lda + (k))
 #endif
 
 __kernel void GEMM_NAME(const int M, const int N, const int K,
-                        __global const T* restrict A, const int lda, const int sa,
-                        __global const T* restrict B, const int ldb, const int sb,
+                        __global const float* restrict Ap, const long pa,
+                        __global const float* restrict Bp, const long pb,
                         __global CT* C, const int ldc, const int sc,
                         const float alpha, const float beta, const int use_c) {
-    const int m0 = get_global_id(0) * GEMM_MR;
-    const int n0 = get_global_id(1) * NB;
+    const int mb = get_global_id(0);
+    const int nb = get_global_id(1);
     const int bat = get_global_id(2);
+    const int m0 = mb * GEMM_MR;
+    const int n0 = nb * NB;
     if (m0 >= M || n0 >= N) return;
-    A += bat * sa;
-    B += bat * sb;
+    const __global float* ap = Ap + bat * pa + (long)mb * K * GEMM_MR;
+    const __global float* bp = Bp + bat * pb + (long)nb * K * NB;
     C += bat * sc;
-    int rows[GEMM_MR];
-    for (int i = 0; i < GEMM_MR; ++i) rows[i] = min(m0 + i, M - 1);
     VT acc[GEMM_MR][GEMM_NR];
-    for (int i = 0; i < GEMM_MR; ++i)
-        for (int j = 0; j < GEMM_NR; ++j) acc[i][j] = (VT)(0.0f);
-    const int full = n0 + NB <= N;
-    if (full) {
-        for (int k = 0; k < K; ++k) {
-            VT b[GEMM_NR];
-            for (int j = 0; j < GEMM_NR; ++j) b[j] = LDV(B, k * ldb + n0 + j * GEMM_NV);
-            for (int i = 0; i < GEMM_MR; ++i) {
-                const VT a = (VT)(LD(A, AIDX(rows[i], k)));
-                for (int j = 0; j < GEMM_NR; ++j) acc[i][j] = fma(a, b[j], acc[i][j]);
-            }
+    _Pragma("unroll") for (int i = 0; i < GEMM_MR; ++i)
+        _Pragma("unroll") for (int j = 0; j < GEMM_NR; ++j) acc[i][j] = (VT)(0.0f);
+    for (int k = 0; k < K; ++k) {
+        VT b[GEMM_NR];
+        _Pragma("unroll") for (int j = 0; j < GEMM_NR; ++j) b[j] = VLOAD(j, bp);
+        _Pragma("unroll") for (int i = 0; i < GEMM_MR; ++i) {
+            const VT a = (VT)(ap[i]);
+            _Pragma("unroll") for (int j = 0; j < GEMM_NR; ++j) acc[i][j] = fma(a, b[j], acc[i][j]);
         }
-    } else {
-        for (int k = 0; k < K; ++k) {
-            VT b[GEMM_NR];
-            for (int j = 0; j < GEMM_NR; ++j) {
-                float t[GEMM_NV];
-                for (int v = 0; v < GEMM_NV; ++v) {
-                    const int n = min(n0 + j * GEMM_NV + v, N - 1);
-                    t[v] = LD(B, k * ldb + n);
-                }
-                b[j] = CAT(vload, GEMM_NV)(0, t);
-            }
-            for (int i = 0; i < GEMM_MR; ++i) {
-                const VT a = (VT)(LD(A, AIDX(rows[i], k)));
-                for (int j = 0; j < GEMM_NR; ++j) acc[i][j] = fma(a, b[j], acc[i][j]);
-            }
-        }
+        ap += GEMM_MR;
+        bp += NB;
     }
-    for (int i = 0; i < GEMM_MR; ++i) {
+    const int full = n0 + NB <= N;
+    _Pragma("unroll") for (int i = 0; i < GEMM_MR; ++i) {
         const int m = m0 + i;
-        if (m >= M) break;
-        for (int j = 0; j < GEMM_NR; ++j) {
-            const int nb = n0 + j * GEMM_NV;
-            if (full) {
-                VT r = alpha * acc[i][j];
-                if (use_c) r = beta * LDCV(C, m * ldc + nb) + r;
-                STCV(C, m * ldc + nb, r);
-            } else {
-                float t[GEMM_NV];
-                CAT(vstore, GEMM_NV)(acc[i][j], 0, t);
-                for (int v = 0; v < GEMM_NV; ++v) {
-                    const int n = nb + v;
-                    if (n < N) {
-                        float r = alpha * t[v];
-                        if (use_c) r = beta * LDC(C, m * ldc + n) + r;
-                        STC(C, m * ldc + n, r);
+        if (m < M) {
+            _Pragma("unroll") for (int j = 0; j < GEMM_NR; ++j) {
+                const int nj = n0 + j * GEMM_NV;
+                if (full) {
+                    VT r = alpha * acc[i][j];
+                    if (use_c) r = beta * LDCV(C, m * ldc + nj) + r;
+                    STCV(C, m * ldc + nj, r);
+                } else {
+                    float t[GEMM_NV];
+                    VSTORE(acc[i][j], 0, t);
+                    for (int v = 0; v < GEMM_NV; ++v) {
+                        const int n = nj + v;
+                        if (n < N) {
+                            float r = alpha * t[v];
+                            if (use_c) r = beta * LDC(C, m * ldc + n) + r;
+                            STC(C, m * ldc + n, r);
+                        }
                     }
                 }
             }
@@ -119,10 +97,10 @@ __kernel void GEMM_NAME(const int M, const int N, const int K,
 
 #undef NB
 #undef VT
-#undef LDV
+#undef VLOAD
+#undef VSTORE
 #undef CT
 #undef LDC
 #undef STC
 #undef STCV
 #undef LDCV
-#undef AIDX

@@ -115,3 +115,87 @@ __kernel void nk_layer_norm_backward_cols(const int rows, const int len, __globa
     ST(dgamma, j, ag);
     ST(dbeta, j, ab);
 }
+
+// The same rowwise ops with one work-item per row and serial loops in increasing index
+// order: the form for CPU devices, whose OpenCL compilers vectorize across work-items and
+// pay for every work-group barrier.
+
+__kernel void nk_softmax_wi(const int rows, const int len, __global const T* x,
+                            __global T* y, const int log_out) {
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    const int o = r * len;
+    float m = -INFINITY;
+    for (int i = 0; i < len; ++i) m = nk_max(m, LD(x, o + i));
+    float sum = 0.0f;
+    for (int i = 0; i < len; ++i) sum += exp(LD(x, o + i) - m);
+    if (log_out) {
+        const float lse = log(sum);
+        for (int i = 0; i < len; ++i) ST(y, o + i, (LD(x, o + i) - m) - lse);
+    } else {
+        for (int i = 0; i < len; ++i) ST(y, o + i, exp(LD(x, o + i) - m) / sum);
+    }
+}
+
+__kernel void nk_softmax_backward_wi(const int rows, const int len, __global const T* dy,
+                                     __global const T* y, __global T* dx) {
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    const int o = r * len;
+    float d = 0.0f;
+    for (int i = 0; i < len; ++i) d += LD(dy, o + i) * LD(y, o + i);
+    for (int i = 0; i < len; ++i) ST(dx, o + i, LD(y, o + i) * (LD(dy, o + i) - d));
+}
+
+inline float2 ln_stats_wi(__global const T* xr, const int len, const float eps) {
+    float sum = 0.0f;
+    for (int i = 0; i < len; ++i) sum += LD(xr, i);
+    const float mean = sum / (float)len;
+    float sq = 0.0f;
+    for (int i = 0; i < len; ++i) {
+        const float d = LD(xr, i) - mean;
+        sq += d * d;
+    }
+    const float var = sq / (float)len;
+    return (float2)(mean, 1.0f / sqrt(var + eps));
+}
+
+__kernel void nk_layer_norm_wi(const int rows, const int len, const float eps,
+                               __global const T* x, __global const T* gamma,
+                               __global const T* beta, __global T* y, const int affine) {
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    const int o = r * len;
+    const float2 st = ln_stats_wi(x + o, len, eps);
+    for (int i = 0; i < len; ++i) {
+        const float xh = (LD(x, o + i) - st.x) * st.y;
+        const float v = affine ? LD(gamma, i) * xh + LD(beta, i) : xh;
+        ST(y, o + i, v);
+    }
+}
+
+__kernel void nk_layer_norm_backward_wi(const int rows, const int len, const float eps,
+                                        __global const T* dy, __global const T* x,
+                                        __global const T* gamma, __global T* dx,
+                                        __global float* stats, const int affine) {
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    const int o = r * len;
+    const float2 st = ln_stats_wi(x + o, len, eps);
+    float sg = 0.0f, sgx = 0.0f;
+    for (int i = 0; i < len; ++i) {
+        const float g = affine ? LD(dy, o + i) * LD(gamma, i) : LD(dy, o + i);
+        const float xh = (LD(x, o + i) - st.x) * st.y;
+        sg += g;
+        sgx += g * xh;
+    }
+    const float lf = (float)len;
+    const float scale = st.y / lf;
+    for (int i = 0; i < len; ++i) {
+        const float g = affine ? LD(dy, o + i) * LD(gamma, i) : LD(dy, o + i);
+        const float xh = (LD(x, o + i) - st.x) * st.y;
+        ST(dx, o + i, scale * ((lf * g - sg) - xh * sgx));
+    }
+    stats[2 * r] = st.x;
+    stats[2 * r + 1] = st.y;
+}

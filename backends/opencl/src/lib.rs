@@ -58,6 +58,9 @@ pub use neurokern_kernels::opencl::GemmParams;
 
 use raw::{launch, Context, KArg, Kernel, Mem, Program, Queue};
 
+/// `k` per work-item of the packing kernels (`PACK_KC` in `pack.cl`).
+const PACK_KC: usize = 64;
+
 static NEXT_ID: AtomicUsize = AtomicUsize::new(1);
 
 /// A device buffer of the OpenCL backend (released on drop).
@@ -98,6 +101,7 @@ impl OclBuffer {
 struct State {
     programs: [Option<Program>; 2],
     kernels: HashMap<(FloatType, &'static str), Kernel>,
+    scratch: [Option<Mem>; 2],
 }
 
 /// The OpenCL backend: one device, one context, one in-order queue.
@@ -106,6 +110,9 @@ pub struct OpenClBackend {
     info: DeviceInfo,
     label: String,
     gemm: GemmParams,
+    gemm_local: Option<[usize; 2]>,
+    /// Rowwise ops with one work-item per row (CPU devices) instead of one work-group.
+    rows_per_item: bool,
     // Field order matters for drop: kernels and programs before the queue and context.
     state: Mutex<State>,
     queue: Queue,
@@ -134,7 +141,17 @@ fn default_gemm(info: &DeviceInfo) -> GemmParams {
             w if w >= 8 => 8,
             _ => 4,
         };
-        GemmParams { mr: 6, nv, nr: 2 }
+        // 6 × 4 vectors of 8: 24 accumulators, which fit the 32 vector registers of
+        // AVX-512 (compilers prefer 256-bit vectors there) with room for the operands.
+        if nv >= 8 {
+            GemmParams {
+                mr: 6,
+                nv: 8,
+                nr: 4,
+            }
+        } else {
+            GemmParams { mr: 4, nv, nr: 3 }
+        }
     } else {
         GemmParams {
             mr: 4,
@@ -142,6 +159,22 @@ fn default_gemm(info: &DeviceInfo) -> GemmParams {
             nr: 1,
         }
     }
+}
+
+/// The GEMM's work-group shape: on CPU devices one work-item per work-group, so that each
+/// work-item's register tile is compiled as straight-line SIMD code (CPU OpenCL compilers
+/// otherwise vectorize across the work-items of a group, spilling the accumulators);
+/// elsewhere the implementation's choice. `NEUROKERN_OPENCL_GEMM_LOCAL=x,y` overrides it,
+/// `=0` leaves it to the implementation.
+fn default_gemm_local(info: &DeviceInfo) -> Option<[usize; 2]> {
+    if let Ok(s) = std::env::var("NEUROKERN_OPENCL_GEMM_LOCAL") {
+        let v: Vec<usize> = s.split(',').filter_map(|x| x.trim().parse().ok()).collect();
+        return match v[..] {
+            [a, b] if a > 0 && b > 0 => Some([a, b]),
+            _ => None,
+        };
+    }
+    info.is_cpu.then_some([1, 1])
 }
 
 /// The largest power of two ≤ `x` (1 for 0).
@@ -190,6 +223,8 @@ impl OpenClBackend {
         Ok(OpenClBackend {
             label: format!("{} / {}", info.platform, info.name),
             gemm: default_gemm(&info),
+            gemm_local: default_gemm_local(&info),
+            rows_per_item: info.is_cpu,
             info,
             state: Mutex::new(State::default()),
             queue,
@@ -203,6 +238,19 @@ impl OpenClBackend {
         let st = self.state.get_mut().unwrap_or_else(|e| e.into_inner());
         st.kernels.clear();
         st.programs = [None, None];
+        self
+    }
+
+    /// Sets the GEMM's work-group shape (`None`: the implementation's choice).
+    pub fn with_gemm_local(mut self, local: Option<[usize; 2]>) -> Self {
+        self.gemm_local = local.filter(|l| l[0] > 0 && l[1] > 0);
+        self
+    }
+
+    /// Chooses the rowwise kernels: one work-item per row (`true`, the default on CPU
+    /// devices) or one work-group per row with tree reductions (`false`).
+    pub fn with_rows_per_item(mut self, per_item: bool) -> Self {
+        self.rows_per_item = per_item;
         self
     }
 
@@ -327,7 +375,34 @@ impl OpenClBackend {
         Mem::new(&self.ctx, bytes, self.info.max_alloc)
     }
 
-    /// `C[b] = alpha·op(A[b])·B[b] + beta·C[b]` (see `kernels/opencl/gemm.cl`).
+    /// A cached scratch buffer of at least `bytes` (slot 0: packed A, 1: packed B). Reuse
+    /// is safe: the queue is in order and calls are serialized by the lock.
+    fn cached_scratch(
+        &self,
+        st: &mut State,
+        slot: usize,
+        bytes: usize,
+    ) -> Result<cl_mem, OclError> {
+        let have = st.scratch[slot].as_ref().map_or(0, |m| m.bytes);
+        if have < bytes {
+            st.scratch[slot] = None;
+            st.scratch[slot] = Some(
+                self.scratch(
+                    bytes
+                        .next_power_of_two()
+                        .min(self.info.max_alloc as usize)
+                        .max(bytes),
+                )?,
+            );
+        }
+        Ok(st.scratch[slot]
+            .as_ref()
+            .map_or(std::ptr::null_mut(), |m| m.mem))
+    }
+
+    /// `C[b] = alpha·op(A[b])·op(B[b]) + beta·C[b]` (see `kernels/opencl/gemm.cl`): packs
+    /// both operands into panels, then runs the register-blocked kernel. A batch stride of
+    /// 0 shares an operand across batches (packed once).
     #[allow(clippy::too_many_arguments)]
     fn gemm(
         &self,
@@ -335,27 +410,67 @@ impl OpenClBackend {
         dt: FloatType,
         name: &'static str,
         (m, n, k, batch): (usize, usize, usize, usize),
-        (a, lda, sa): (cl_mem, usize, usize),
-        (b, ldb, sb): (cl_mem, usize, usize),
+        (a, lda, sa, ta): (cl_mem, usize, usize, bool),
+        (b, ldb, sb, tb): (cl_mem, usize, usize, bool),
         (c, ldc, sc): (cl_mem, usize, usize),
         (alpha, beta, use_c): (f32, f32, bool),
     ) -> Result<(), OclError> {
+        if m == 0 || n == 0 || batch == 0 {
+            return Ok(());
+        }
         let g = self.gemm;
-        let global = [
-            m.div_ceil(g.mr as usize),
-            n.div_ceil(g.cols() as usize),
-            batch,
-        ];
+        let (mr, nb) = (g.mr as usize, g.cols() as usize);
+        let (mblocks, nblocks) = (m.div_ceil(mr), n.div_ceil(nb));
+        let pa = mblocks * mr * k;
+        let pb = nblocks * nb * k;
+        let (ba, bb) = (
+            if sa == 0 { 1 } else { batch },
+            if sb == 0 { 1 } else { batch },
+        );
+        let ap = self.cached_scratch(st, 0, pa * ba * 4)?;
+        let bp = self.cached_scratch(st, 1, pb * bb * 4)?;
+        let long = |v: usize| KArg::I64(v as i64);
+        let kchunks = k.div_ceil(PACK_KC);
+        self.launch_tiled(
+            st,
+            dt,
+            "nk_pack_a",
+            &[
+                i(m),
+                i(k),
+                KArg::Mem(a),
+                i(lda),
+                i(sa),
+                KArg::I32(i32::from(ta)),
+                KArg::Mem(ap),
+                long(pa),
+            ],
+            [mblocks, kchunks, ba],
+        )?;
+        self.launch_tiled(
+            st,
+            dt,
+            "nk_pack_b",
+            &[
+                i(n),
+                i(k),
+                KArg::Mem(b),
+                i(ldb),
+                i(sb),
+                KArg::I32(i32::from(tb)),
+                KArg::Mem(bp),
+                long(pb),
+            ],
+            [nblocks, kchunks, bb],
+        )?;
         let args = [
             i(m),
             i(n),
             i(k),
-            KArg::Mem(a),
-            i(lda),
-            i(sa),
-            KArg::Mem(b),
-            i(ldb),
-            i(sb),
+            KArg::Mem(ap),
+            long(if sa == 0 { 0 } else { pa }),
+            KArg::Mem(bp),
+            long(if sb == 0 { 0 } else { pb }),
             KArg::Mem(c),
             i(ldc),
             i(sc),
@@ -363,7 +478,38 @@ impl OpenClBackend {
             KArg::F32(beta),
             KArg::I32(i32::from(use_c)),
         ];
-        self.launch(st, dt, name, &args, &global)
+        self.launch_tiled(st, dt, name, &args, [mblocks, nblocks, batch])
+    }
+
+    /// Launches a GEMM-shaped kernel (each work-item owns a block and loops) with the
+    /// device's GEMM work-group shape.
+    fn launch_tiled(
+        &self,
+        st: &mut State,
+        dt: FloatType,
+        name: &'static str,
+        args: &[KArg],
+        global: [usize; 3],
+    ) -> Result<(), OclError> {
+        match self.gemm_local {
+            Some(l) => {
+                let global = [
+                    global[0].div_ceil(l[0]) * l[0],
+                    global[1].div_ceil(l[1]) * l[1],
+                    global[2],
+                ];
+                let kern = self.kernel(st, dt, name)?;
+                launch(
+                    &self.queue,
+                    kern,
+                    name,
+                    args,
+                    &global,
+                    Some(&[l[0], l[1], 1]),
+                )
+            }
+            None => self.launch(st, dt, name, args, &global),
+        }
     }
 
     /// `y (B, D2, D1, D3) ← x (B, D1, D2, D3)`.
@@ -376,27 +522,30 @@ impl OpenClBackend {
         x: cl_mem,
         y: cl_mem,
     ) -> Result<(), OclError> {
-        let n = b * d1 * d2 * d3;
         self.launch(
             st,
             dt,
             "nk_transpose_12",
-            &[i(n), i(d1), i(d2), i(d3), KArg::Mem(x), KArg::Mem(y)],
-            &[n],
+            &[i(d1), i(d2), i(d3), i(b), KArg::Mem(x), KArg::Mem(y)],
+            &[d1, d2, b],
         )
     }
 
-    /// A scratch copy of `x (B, R, C)` transposed to `(B, C, R)`.
-    fn transposed(
+    /// `c = a + b` with `b` repeating every `period` elements, `reps` times.
+    fn add(
         &self,
         st: &mut State,
         dt: FloatType,
-        (b, r, c): (usize, usize, usize),
-        x: cl_mem,
-    ) -> Result<Mem, OclError> {
-        let t = self.scratch(b * r * c * dt.elem().size())?;
-        self.transpose(st, dt, (b, r, c, 1), x, t.mem)?;
-        Ok(t)
+        (period, reps): (usize, usize),
+        a: &[Option<&OclBuffer>],
+    ) -> Result<(), OclError> {
+        self.launch(
+            st,
+            dt,
+            "nk_add",
+            &[i(period), i(reps), mem(a[0]), mem(a[1]), mem(a[2])],
+            &[period, reps],
+        )
     }
 
     /// Deterministic segmented sum of `src (rows, width)` by `idx` into `dst (segs, width)`
@@ -463,34 +612,33 @@ impl OpenClBackend {
             Op::MatMul(d) => self.gemm(
                 st,
                 dt,
-                "nk_gemm_nn",
+                "nk_gemm",
                 (d.b * d.m, d.n, d.k, 1),
-                (m(0), d.k, 0),
-                (m(1), d.n, 0),
+                (m(0), d.k, 0, false),
+                (m(1), d.n, 0, false),
                 (m(2), d.n, 0),
                 (1.0, 0.0, false),
             ),
             Op::MatMulBatched(d) => self.gemm(
                 st,
                 dt,
-                "nk_gemm_nn",
+                "nk_gemm",
                 (d.m, d.n, d.k, d.b),
-                (m(0), d.k, d.m * d.k),
-                (m(1), d.n, d.k * d.n),
+                (m(0), d.k, d.m * d.k, false),
+                (m(1), d.n, d.k * d.n, false),
                 (m(2), d.n, d.m * d.n),
                 (1.0, 0.0, false),
             ),
             Op::MatMulBackward(d) => {
                 if d.want_d_a {
-                    // dA (BM, K) = dC (BM, N) · Wᵀ, Wᵀ (N, K).
-                    let wt = self.transposed(st, dt, (1, d.k, d.n), m(1))?;
+                    // dA (BM, K) = dC (BM, N) · Wᵀ.
                     self.gemm(
                         st,
                         dt,
-                        "nk_gemm_nn",
+                        "nk_gemm",
                         (d.b * d.m, d.k, d.n, 1),
-                        (m(2), d.n, 0),
-                        (wt.mem, d.k, 0),
+                        (m(2), d.n, 0, false),
+                        (m(1), d.n, 0, true),
                         (m(3), d.k, 0),
                         (1.0, 0.0, false),
                     )?;
@@ -500,10 +648,10 @@ impl OpenClBackend {
                     self.gemm(
                         st,
                         dt,
-                        "nk_gemm_tn",
+                        "nk_gemm",
                         (d.k, d.n, d.b * d.m, 1),
-                        (m(0), d.k, 0),
-                        (m(2), d.n, 0),
+                        (m(0), d.k, 0, true),
+                        (m(2), d.n, 0, false),
                         (m(4), d.n, 0),
                         (1.0, 0.0, false),
                     )?;
@@ -512,14 +660,13 @@ impl OpenClBackend {
             }
             Op::MatMulBatchedBackward(d) => {
                 if d.want_d_a {
-                    let wt = self.transposed(st, dt, (d.b, d.k, d.n), m(1))?;
                     self.gemm(
                         st,
                         dt,
-                        "nk_gemm_nn",
+                        "nk_gemm",
                         (d.m, d.k, d.n, d.b),
-                        (m(2), d.n, d.m * d.n),
-                        (wt.mem, d.k, d.n * d.k),
+                        (m(2), d.n, d.m * d.n, false),
+                        (m(1), d.n, d.k * d.n, true),
                         (m(3), d.k, d.m * d.k),
                         (1.0, 0.0, false),
                     )?;
@@ -528,10 +675,10 @@ impl OpenClBackend {
                     self.gemm(
                         st,
                         dt,
-                        "nk_gemm_tn",
+                        "nk_gemm",
                         (d.k, d.n, d.m, d.b),
-                        (m(0), d.k, d.m * d.k),
-                        (m(2), d.n, d.m * d.n),
+                        (m(0), d.k, d.m * d.k, true),
+                        (m(2), d.n, d.m * d.n, false),
                         (m(4), d.n, d.k * d.n),
                         (1.0, 0.0, false),
                     )?;
@@ -541,42 +688,36 @@ impl OpenClBackend {
             Op::HebbianUpdate(d) => self.gemm(
                 st,
                 dt,
-                "nk_gemm_tn",
+                "nk_gemm",
                 (d.k, d.n, d.b * d.m, 1),
-                (m(0), d.k, 0),
-                (m(1), d.n, 0),
+                (m(0), d.k, 0, true),
+                (m(1), d.n, 0, false),
                 (m(2), d.n, 0),
                 (d.lr, 1.0f32 - d.decay, true),
             ),
-            Op::PairwiseSimilarity(d) => {
-                let xt = self.transposed(st, dt, (1, d.n, d.d), m(0))?;
-                self.gemm(
-                    st,
-                    dt,
-                    "nk_gemm_nn",
-                    (d.n, d.n, d.d, 1),
-                    (m(0), d.d, 0),
-                    (xt.mem, d.n, 0),
-                    (m(1), d.n, 0),
-                    (1.0, 0.0, false),
-                )
-            }
+            Op::PairwiseSimilarity(d) => self.gemm(
+                st,
+                dt,
+                "nk_gemm",
+                (d.n, d.n, d.d, 1),
+                (m(0), d.d, 0, false),
+                (m(0), d.d, 0, true),
+                (m(1), d.n, 0),
+                (1.0, 0.0, false),
+            ),
             Op::DynamicTokenAssignment(d) => {
                 let rows = d.b * d.s;
                 let scores = self.scratch(rows * d.t * 4)?;
-                if d.t > 0 {
-                    let pt = self.transposed(st, dt, (1, d.t, d.e), m(1))?;
-                    self.gemm(
-                        st,
-                        dt,
-                        "nk_gemm_nn_f32out",
-                        (rows, d.t, d.e, 1),
-                        (m(0), d.e, 0),
-                        (pt.mem, d.t, 0),
-                        (scores.mem, d.t, 0),
-                        (1.0, 0.0, false),
-                    )?;
-                }
+                self.gemm(
+                    st,
+                    dt,
+                    "nk_gemm_f32out",
+                    (rows, d.t, d.e, 1),
+                    (m(0), d.e, 0, false),
+                    (m(1), d.e, 0, true),
+                    (scores.mem, d.t, 0),
+                    (1.0, 0.0, false),
+                )?;
                 self.launch(
                     st,
                     dt,
@@ -607,6 +748,27 @@ impl OpenClBackend {
     ) -> Result<(), OclError> {
         let m = |j: usize| mem(a[j]);
         match op {
+            Op::Softmax(d) if self.rows_per_item => self.launch(
+                st,
+                dt,
+                "nk_softmax_wi",
+                &[i(d.rows), i(d.len), m(0), m(1), KArg::I32(0)],
+                &[d.rows],
+            ),
+            Op::LogSoftmax(d) if self.rows_per_item => self.launch(
+                st,
+                dt,
+                "nk_softmax_wi",
+                &[i(d.rows), i(d.len), m(0), m(1), KArg::I32(1)],
+                &[d.rows],
+            ),
+            Op::SoftmaxBackward(d) if self.rows_per_item => self.launch(
+                st,
+                dt,
+                "nk_softmax_backward_wi",
+                &[i(d.rows), i(d.len), m(0), m(1), m(2)],
+                &[d.rows],
+            ),
             Op::Softmax(d) => self.launch_rows(
                 st,
                 dt,
@@ -656,28 +818,9 @@ impl OpenClBackend {
                 &[i(d.n), KArg::F32(d.threshold), m(0), m(1)],
                 &[d.n],
             ),
-            Op::Add(d) => self.launch(
-                st,
-                dt,
-                "nk_add",
-                &[i(d.n), i(d.n.max(1)), m(0), m(1), m(2)],
-                &[d.n],
-            ),
-            Op::AddBias(d) => {
-                let n = d.b * d.m * d.n;
-                self.launch(
-                    st,
-                    dt,
-                    "nk_add",
-                    &[i(n), i(d.n.max(1)), m(0), m(1), m(2)],
-                    &[n],
-                )
-            }
-            Op::AddBroadcastPe(d) => {
-                let n = d.b * d.s * d.e;
-                let period = (d.s * d.e).max(1);
-                self.launch(st, dt, "nk_add", &[i(n), i(period), m(0), m(1), m(2)], &[n])
-            }
+            Op::Add(d) => self.add(st, dt, (d.n, 1), a),
+            Op::AddBias(d) => self.add(st, dt, (d.n, d.b * d.m), a),
+            Op::AddBroadcastPe(d) => self.add(st, dt, (d.s * d.e, d.b), a),
             Op::Mul(d) => self.launch(st, dt, "nk_mul", &[i(d.n), m(0), m(1), m(2)], &[d.n]),
             Op::MulBackward(d) => {
                 if d.want_d_a {
@@ -688,6 +831,22 @@ impl OpenClBackend {
                 }
                 Ok(())
             }
+            Op::LayerNorm(d) if self.rows_per_item => self.launch(
+                st,
+                dt,
+                "nk_layer_norm_wi",
+                &[
+                    i(d.rows),
+                    i(d.len),
+                    KArg::F32(d.eps),
+                    m(0),
+                    m(1),
+                    m(2),
+                    m(3),
+                    KArg::I32(i32::from(d.affine)),
+                ],
+                &[d.rows],
+            ),
             Op::LayerNorm(d) => self.launch_rows(
                 st,
                 dt,
@@ -707,24 +866,44 @@ impl OpenClBackend {
             ),
             Op::LayerNormBackward(d) => {
                 let stats = self.scratch(d.rows * 2 * 4)?;
-                self.launch_rows(
-                    st,
-                    dt,
-                    "nk_layer_norm_backward",
-                    d.rows,
-                    d.len,
-                    &mut vec![
-                        i(d.len),
-                        KArg::F32(d.eps),
-                        m(0),
-                        m(1),
-                        m(2),
-                        m(3),
-                        KArg::Mem(stats.mem),
-                        KArg::I32(i32::from(d.affine)),
-                    ],
-                    7,
-                )?;
+                if self.rows_per_item {
+                    self.launch(
+                        st,
+                        dt,
+                        "nk_layer_norm_backward_wi",
+                        &[
+                            i(d.rows),
+                            i(d.len),
+                            KArg::F32(d.eps),
+                            m(0),
+                            m(1),
+                            m(2),
+                            m(3),
+                            KArg::Mem(stats.mem),
+                            KArg::I32(i32::from(d.affine)),
+                        ],
+                        &[d.rows],
+                    )?;
+                } else {
+                    self.launch_rows(
+                        st,
+                        dt,
+                        "nk_layer_norm_backward",
+                        d.rows,
+                        d.len,
+                        &mut vec![
+                            i(d.len),
+                            KArg::F32(d.eps),
+                            m(0),
+                            m(1),
+                            m(2),
+                            m(3),
+                            KArg::Mem(stats.mem),
+                            KArg::I32(i32::from(d.affine)),
+                        ],
+                        7,
+                    )?;
+                }
                 if d.affine {
                     self.launch(
                         st,

@@ -254,6 +254,8 @@ pub(crate) enum KArg {
     I32(i32),
     /// A `float`.
     F32(f32),
+    /// A `long`.
+    I64(i64),
     /// `__local` memory of this many bytes.
     Local(usize),
 }
@@ -288,6 +290,7 @@ pub(crate) fn launch(
                 ),
                 KArg::I32(v) => clSetKernelArg(k.k, i, 4, (v as *const i32).cast::<c_void>()),
                 KArg::F32(v) => clSetKernelArg(k.k, i, 4, (v as *const f32).cast::<c_void>()),
+                KArg::I64(v) => clSetKernelArg(k.k, i, 8, (v as *const i64).cast::<c_void>()),
                 KArg::Local(bytes) => clSetKernelArg(k.k, i, *bytes, ptr::null()),
             }
         };

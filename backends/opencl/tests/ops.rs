@@ -4,6 +4,7 @@
 mod common;
 
 use common::*;
+use neurokern_backend_opencl::{GemmParams, OpenClBackend};
 use neurokern_core::op::*;
 use neurokern_core::{FloatType, Op, OpKind};
 
@@ -390,6 +391,42 @@ fn dist_for(op: &Op, base: Dist) -> Box<dyn Fn(&str) -> Dist> {
 
 fn check_kind(kind: OpKind) {
     let Some(b) = backend() else { return };
+    check_kind_on(&b, kind);
+    // The other kernel forms: rowwise ops by work-groups, the GEMM with another tile
+    // and work-group shape (what GPU devices get by default).
+    let rowwise = matches!(
+        kind,
+        OpKind::Softmax
+            | OpKind::LogSoftmax
+            | OpKind::SoftmaxBackward
+            | OpKind::LayerNorm
+            | OpKind::LayerNormBackward
+    );
+    let gemm = matches!(
+        kind,
+        OpKind::MatMul
+            | OpKind::MatMulBackward
+            | OpKind::MatMulBatched
+            | OpKind::MatMulBatchedBackward
+            | OpKind::HebbianUpdate
+            | OpKind::PairwiseSimilarity
+            | OpKind::DynamicTokenAssignment
+    );
+    if rowwise || gemm {
+        let alt = backend()
+            .unwrap()
+            .with_rows_per_item(!b.info().is_cpu)
+            .with_gemm_params(GemmParams {
+                mr: 4,
+                nv: 4,
+                nr: 1,
+            })
+            .with_gemm_local(None);
+        check_kind_on(&alt, kind);
+    }
+}
+
+fn check_kind_on(b: &OpenClBackend, kind: OpKind) {
     let mut rng = Rng::new(kind as u64 * 7919 + 1);
     for dtype in FloatType::ALL {
         for op in ops_of(kind) {
@@ -398,10 +435,10 @@ fn check_kind(kind: OpKind) {
                 let mut ints = ints_for(&op);
                 let case = Case::new(op, dtype, &mut rng, &*dist, &mut *ints);
                 let r = run_reference(&case);
-                let d1 = run_device(&b, &case);
+                let d1 = run_device(b, &case);
                 compare(&case, &r, &d1);
                 // Determinism: the same case again gives the same bits.
-                let d2 = run_device(&b, &case);
+                let d2 = run_device(b, &case);
                 for (x, y) in d1.iter().zip(&d2) {
                     if let (Some(x), Some(y)) = (x, y) {
                         assert_eq!(bits(x), bits(y), "{} {dtype}: not deterministic", op.name());
