@@ -410,10 +410,10 @@ fn rows_with(g: &mut Gen, rows: usize, len: usize, dist: Dist, special: bool) ->
 /// Exact log-softmax of each row (in f64), then rounded by the caller.
 fn log_softmax_rows(x: &[f64], len: usize) -> Vec<f64> {
     let mut out = Vec::with_capacity(x.len());
-    for row in x
-        .chunks_exact(len.max(1))
-        .take(if len == 0 { 0 } else { usize::MAX })
-    {
+    if len == 0 {
+        return out;
+    }
+    for row in x.chunks_exact(len) {
         let m = row.iter().fold(f64::NEG_INFINITY, |a, &b| a.max(b));
         let lse = row.iter().map(|&v| (v - m).exp()).sum::<f64>().ln();
         out.extend(row.iter().map(|&v| v - m - lse));
@@ -1159,8 +1159,7 @@ fn proto_cases(c: &mut Catalogue) {
                 t,
                 want_best: name != "untiled_3x11x65x37",
             };
-            let best_slot = None;
-            built(op, vec![Some(act), Some(proto), None, best_slot])
+            built(op, vec![Some(act), Some(proto), None, None])
         });
     }
     // Segmented sums: (variant, tier, m, e, t, padding fraction, mode, dist)

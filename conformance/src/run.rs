@@ -428,6 +428,14 @@ pub fn judge(elem: ElemType, r: f64, c: f64, delta: f64, d: f64) -> (bool, f64, 
     if d == r {
         return (true, 0.0, lo, hi);
     }
+    let frac = fraction(elem, c, delta, d);
+    (frac <= 1.0, frac, lo, hi)
+}
+
+/// The distance from `c` to the rounding cell of the stored value `d`, as a fraction of
+/// `delta` (0 when `c` rounds to `d`; at most 1 when `d` is within bounds). `c`, `delta`
+/// and `d` finite.
+pub fn fraction(elem: ElemType, c: f64, delta: f64, d: f64) -> f64 {
     let (below, above) = cell(elem, d);
     let dist = if c < below {
         below - c
@@ -436,14 +444,13 @@ pub fn judge(elem: ElemType, r: f64, c: f64, delta: f64, d: f64) -> (bool, f64, 
     } else {
         0.0
     };
-    let frac = if dist == 0.0 {
+    if dist == 0.0 {
         0.0
     } else if delta > 0.0 {
         dist / delta
     } else {
         f64::INFINITY
-    };
-    (frac <= 1.0, frac, lo, hi)
+    }
 }
 
 /// The rounding cell of a stored value `d`: the pre-store values that round to it (ties

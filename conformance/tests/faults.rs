@@ -115,7 +115,6 @@ impl Faulty {
         match (self.fault, op) {
             (Fault::Reordered, Op::MatMul(d)) if d.k > 1 => {
                 let (a, w) = (self.get(arg(0))?, self.get(arg(1))?);
-                let rows = d.b * d.m;
                 let a = permute(&a, |i| {
                     let (r, k) = (i / d.k, i % d.k);
                     r * d.k + (d.k - 1 - k)
@@ -124,7 +123,6 @@ impl Faulty {
                     let (k, n) = (i / d.n, i % d.n);
                     (d.k - 1 - k) * d.n + n
                 });
-                let _ = rows;
                 let out = host_run(op, dtype, vec![Some(a), Some(w), None])?;
                 self.put(arg(2), out[2].as_ref().expect("c"))?;
                 Ok(true)
