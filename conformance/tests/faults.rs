@@ -41,6 +41,10 @@ enum Fault {
     NanSpike,
     /// `dynamic_token_assignment`: a NaN similarity wins.
     NanWinsArgmax,
+    /// `add` flushes f16 subnormal results to zero.
+    FlushF16Subnormals,
+    /// `softmax` computes `exp(x) / Σ exp(x)` without subtracting the row maximum.
+    NoMaxSubtraction,
 }
 
 impl Fault {
@@ -58,10 +62,12 @@ impl Fault {
             Fault::Nondeterministic => Some((OpKind::EmbeddingBackward, BOTH)),
             Fault::NanSpike => Some((OpKind::ThresholdSpike, BOTH)),
             Fault::NanWinsArgmax => Some((OpKind::DynamicTokenAssignment, BOTH)),
+            Fault::FlushF16Subnormals => Some((OpKind::Add, F16)),
+            Fault::NoMaxSubtraction => Some((OpKind::Softmax, BOTH)),
         }
     }
 
-    const ALL: [Fault; 10] = [
+    const ALL: [Fault; 12] = [
         Fault::None,
         Fault::Reordered,
         Fault::OffByOne,
@@ -72,6 +78,8 @@ impl Fault {
         Fault::Nondeterministic,
         Fault::NanSpike,
         Fault::NanWinsArgmax,
+        Fault::FlushF16Subnormals,
+        Fault::NoMaxSubtraction,
     ];
 }
 
@@ -192,6 +200,32 @@ impl Faulty {
                     }
                 }
                 self.put(arg(2), &grad)?;
+                Ok(true)
+            }
+            (Fault::FlushF16Subnormals, Op::Add(_)) if dtype == FloatType::F16 => {
+                self.inner.run(op, dtype, args)?;
+                let mut c = self.get(arg(2))?;
+                for i in 0..c.len() {
+                    let v = c.get(i);
+                    if v != 0.0 && v.abs() < 6.103_515_625e-5 {
+                        set(&mut c, i, 0.0);
+                    }
+                }
+                self.put(arg(2), &c)?;
+                Ok(true)
+            }
+            (Fault::NoMaxSubtraction, Op::Softmax(d)) if d.len > 0 => {
+                let x = self.get(arg(0))?;
+                let mut y = HostData::zeros(dtype.elem(), x.len());
+                for r in 0..d.rows {
+                    let row = r * d.len..(r + 1) * d.len;
+                    let e: Vec<f32> = row.clone().map(|i| x.get(i).exp() as f32).collect();
+                    let sum: f32 = e.iter().sum();
+                    for (i, ev) in row.zip(e) {
+                        set(&mut y, i, f64::from(ev / sum));
+                    }
+                }
+                self.put(arg(1), &y)?;
                 Ok(true)
             }
             (Fault::NanSpike, Op::ThresholdSpike(_)) => {
@@ -419,6 +453,19 @@ fn every_fault_is_flagged_by_its_op_and_only_by_it() {
                 .map(|d| (op.name().to_string(), d.name().to_string()))
                 .collect(),
         };
+        let flagged: Vec<String> = mine
+            .iter()
+            .filter(|r| r.status == Status::Fail)
+            .map(|r| {
+                let worst = r.worst.map_or("-".into(), |w| format!("{w:.3e}"));
+                format!("{} (worst/bound {worst})", r.id)
+            })
+            .collect();
+        println!(
+            "{f:?}: {} failing case(s): {}",
+            flagged.len(),
+            flagged.join(", ")
+        );
         if failed != expected {
             let detail: Vec<String> = mine
                 .iter()
