@@ -1014,3 +1014,38 @@ proptest! {
         prop_assert!(try_run(op, dt, &mut bufs).is_ok());
     }
 }
+
+/// Pinned from the differential fuzzer: a disabled optional output whose slot says
+/// `SameAs` an empty slot names no buffer, so the call is valid (a device given no buffer
+/// there accepts it too); and a `SameAs` naming an absent slot of a required output is
+/// `Missing`, in the order a device would report it.
+#[test]
+fn same_as_on_disabled_or_absent_slots_matches_devices() {
+    let op = Op::from(neurokern_core::op::MatMulBackward {
+        b: 1,
+        m: 1,
+        k: 1,
+        n: 1,
+        want_d_a: false,
+        want_d_w: false,
+    });
+    let (a, w, dc) = ([1.0f32], [2.0f32], [3.0f32]);
+    let mut args = [
+        Arg::F32(&a),
+        Arg::F32(&w),
+        Arg::F32(&dc),
+        Arg::Absent,
+        Arg::SameAs(3),
+    ];
+    assert_eq!(reference::run(&op, F32, &mut args, &mut []), Ok(()));
+    let mut x = [0.0f32; 2];
+    let add = Op::from(Add { n: 2 });
+    let mut args = [Arg::Absent, Arg::F32Mut(&mut x), Arg::SameAs(0)];
+    assert_eq!(
+        reference::run(&add, F32, &mut args, &mut []).unwrap_err(),
+        Error::Missing {
+            op: "add",
+            operand: "a"
+        }
+    );
+}

@@ -413,3 +413,49 @@ pub fn run_reference(
     let mut args = as_args(data);
     neurokern_core::reference::run(op, dtype, &mut args, &mut scratch)
 }
+
+/// Bytes of a slot's data (native endianness), as a device upload wants them.
+pub fn bytes_of(d: &Data) -> Vec<u8> {
+    match d {
+        Data::F32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+        Data::F16(v) => v.iter().flat_map(|x| x.to_bits().to_ne_bytes()).collect(),
+        Data::I32(v) => v.iter().flat_map(|x| x.to_ne_bytes()).collect(),
+        Data::Absent | Data::SameAs(_) => Vec::new(),
+    }
+}
+
+/// The element type and length of a slot's data.
+pub fn shape_of(d: &Data) -> Option<(ElemType, usize)> {
+    match d {
+        Data::F32(v) => Some((ElemType::F32, v.len())),
+        Data::F16(v) => Some((ElemType::F16, v.len())),
+        Data::I32(v) => Some((ElemType::I32, v.len())),
+        Data::Absent | Data::SameAs(_) => None,
+    }
+}
+
+/// Same values, with any NaN equal to any NaN (the sign and payload of a computed NaN
+/// are not part of the contract: IEEE leaves them to the hardware and the compiler's
+/// operand order).
+pub fn same_bits(expected: &Data, got: &Data) -> bool {
+    fn eq<T: PartialEq + Copy>(a: &[T], b: &[T], nan: impl Fn(T) -> bool) -> bool {
+        a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x == y || (nan(*x) && nan(*y)))
+    }
+    match (expected, got) {
+        (Data::F32(a), Data::F32(b)) => {
+            eq(a, b, f32::is_nan)
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x.is_nan() || x.to_bits() == y.to_bits())
+        }
+        (Data::F16(a), Data::F16(b)) => {
+            eq(a, b, |x: f16| x.is_nan())
+                && a.iter()
+                    .zip(b)
+                    .all(|(x, y)| x.is_nan() || x.to_bits() == y.to_bits())
+        }
+        (Data::I32(a), Data::I32(b)) => a == b,
+        (Data::Absent, Data::Absent) => true,
+        _ => false,
+    }
+}

@@ -73,6 +73,16 @@ fn as_bytes_mut<T: Pod>(v: &mut [T]) -> &mut [u8] {
     unsafe { std::slice::from_raw_parts_mut(v.as_mut_ptr().cast::<u8>(), std::mem::size_of_val(v)) }
 }
 
+/// `len` copies of `zero`, or [`CpuError::OutOfMemory`] when the host cannot provide them
+/// (instead of aborting the process, as `vec!` would).
+fn zeroed<T: Clone>(len: usize, zero: T) -> Result<Vec<T>, CpuError> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(len)
+        .map_err(|_| CpuError::OutOfMemory { elements: len })?;
+    v.resize(len, zero);
+    Ok(v)
+}
+
 /// A host buffer of the CPU backend.
 #[derive(Debug)]
 pub struct CpuBuffer {
@@ -116,8 +126,13 @@ pub enum CpuError {
     },
     /// A copy between buffers of different types or lengths.
     CopyMismatch,
-    /// The allocation is larger than the host can address.
+    /// The buffer would have more than `i32::MAX` elements (no op can address them).
     TooLarge,
+    /// The host could not allocate the buffer.
+    OutOfMemory {
+        /// Elements asked for.
+        elements: usize,
+    },
 }
 
 impl From<Error> for CpuError {
@@ -137,7 +152,10 @@ impl std::fmt::Display for CpuError {
                 f.write_str("copy: source and destination differ in element type or length")
             }
             CpuError::TooLarge => {
-                f.write_str("alloc: the buffer is larger than the host can address")
+                f.write_str("alloc: more than i32::MAX elements, which no op can address")
+            }
+            CpuError::OutOfMemory { elements } => {
+                write!(f, "alloc: the host could not allocate {elements} elements")
             }
         }
     }
@@ -169,13 +187,16 @@ impl Backend for CpuBackend {
     }
 
     fn alloc(&self, elem: ElemType, len: usize) -> Result<CpuBuffer, CpuError> {
-        len.checked_mul(elem.size())
-            .filter(|&b| b <= isize::MAX as usize)
-            .ok_or(CpuError::TooLarge)?;
+        // No operand of any op can have more than i32::MAX elements (validation rejects
+        // it), so a larger buffer could never be used: refuse it before asking the
+        // allocator, like a device refuses more than its maximum allocation.
+        if len > i32::MAX as usize {
+            return Err(CpuError::TooLarge);
+        }
         let storage = match elem {
-            ElemType::F32 => Storage::F32(vec![0.0; len]),
-            ElemType::F16 => Storage::F16(vec![f16::ZERO; len]),
-            ElemType::I32 => Storage::I32(vec![0; len]),
+            ElemType::F32 => Storage::F32(zeroed(len, 0.0)?),
+            ElemType::F16 => Storage::F16(zeroed(len, f16::ZERO)?),
+            ElemType::I32 => Storage::I32(zeroed(len, 0)?),
         };
         Ok(CpuBuffer {
             elem,

@@ -119,8 +119,11 @@ pub fn validate(op: &Op, dtype: FloatType, args: &[Arg<'_>]) -> Result<Operands,
     // own, or (an output) `SameAs` a slot holding one. Checked last, so every error a
     // device would also report comes first, in the same order.
     for (i, (spec, arg)) in operands.iter().zip(args).enumerate() {
+        if !spec.present {
+            continue; // a disabled optional operand: its slot names no buffer (checked above)
+        }
         let writable = match arg {
-            Arg::Absent => true, // a disabled optional operand (checked above)
+            Arg::Absent => true,
             Arg::SameAs(j) => {
                 spec.role == Role::Output && *j != i && args.get(*j).is_some_and(Arg::is_mut)
             }

@@ -97,6 +97,7 @@ mod device;
 mod error;
 pub mod ops;
 mod plugin;
+mod preflight;
 mod runtime;
 
 pub use device::{Buffer, Device, Element, Tensor};

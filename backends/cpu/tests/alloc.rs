@@ -1,0 +1,30 @@
+//! Allocation limits: a buffer no op could address is refused with an error before the
+//! allocator is asked (found by the `abi` fuzz target: a huge length aborted the process).
+
+use neurokern_backend_cpu::{CpuBackend, CpuError};
+use neurokern_core::{Backend, DeviceBuffer, ElemType};
+
+#[test]
+fn buffers_past_i32_max_elements_are_refused_not_aborted() {
+    let cpu = CpuBackend::new();
+    for len in [
+        i32::MAX as usize + 1,
+        u32::MAX as usize,
+        1 << 40,
+        usize::MAX,
+    ] {
+        for elem in [ElemType::F32, ElemType::F16, ElemType::I32] {
+            assert_eq!(
+                cpu.alloc(elem, len).unwrap_err(),
+                CpuError::TooLarge,
+                "{elem} × {len}"
+            );
+        }
+    }
+    // The backend stays usable.
+    let b = cpu.alloc(ElemType::F32, 3).unwrap();
+    assert_eq!(b.len(), 3);
+    let mut out = [1u8; 12];
+    cpu.read(&b, &mut out).unwrap();
+    assert_eq!(out, [0u8; 12]);
+}
