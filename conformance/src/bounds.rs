@@ -53,9 +53,11 @@
 //! * `cross_entropy_loss_grad`: `grad = exp(lp) − onehot`: exp's 3 ulp (an absolute error
 //!   `6u·p` that survives the cancellation near `p = 1`) and one subtraction rounding;
 //!   `loss = max(0, −lp)` and padding rows are exact.
-//! * `gelu`: `0.5·x·(1 + erf(x·(1/√2)))`: the scaling's rounding moves erf's argument
-//!   (times erf's slope `2/√π·e^(−z²)`), erf's 16 ulp, the add and the products. Large
-//!   negative `x` is ill-conditioned in this form (`1 + erf` cancels); the bound says so.
+//! * `gelu`: `x·Φ(x)`, `Φ(x) = 0.5·(1 + erf(x·(1/√2)))` or, equally exact,
+//!   `0.5·erfc(−x·(1/√2))`: the scaling's rounding moves the argument (times the slope
+//!   `2/√π·e^(−z²)`), the function's 16 ulp, the add and the products. The bound is the
+//!   larger of the two forms' (large negative `x` is ill-conditioned in the erf form,
+//!   where `1 + erf` cancels; erfc's 16 ulp at values near 1 dominate for small `|x|`).
 //! * `gelu_backward`: `dy·(Φ(x) + x·φ(x))`, `Φ` as in gelu, `φ = exp(−x²/2)/√(2π)`:
 //!   the square's rounding moves exp's argument, exp's 3 ulp, the sum and the products.
 //! * `layer_norm`: `μ = Σx/L` (`γ_L`, divide), `σ² = Σ(x−μ̂)²/L` (the mean's error
@@ -256,14 +258,13 @@ impl Ar {
 
     /// `erf(a)`.
     pub fn erf(&self, a: E) -> E {
-        let v = erf(a.v);
-        let e = if a.e == 0.0 {
-            0.0
-        } else {
-            let z = (a.v.abs() - a.e).max(0.0);
-            (std::f64::consts::FRAC_2_SQRT_PI * (-z * z).exp() * a.e).min(2.0)
-        };
-        self.round(v, e, 2.0 * U * self.0.erf)
+        self.round(erf(a.v), erf_slope_error(a), 2.0 * U * self.0.erf)
+    }
+
+    /// `erfc(a)` (the same slope as `erf`, and the same ulp limit).
+    pub fn erfc(&self, a: E) -> E {
+        let v = neurokern_core::reference::special::erfc(a.v);
+        self.round(v, erf_slope_error(a), 2.0 * U * self.0.erf)
     }
 
     /// `b^t` for an exact base (the device may also compute it exactly).
@@ -294,6 +295,16 @@ impl Ar {
         }
         .fix()
     }
+}
+
+/// The error an argument error `a.e` causes in `erf` (or `erfc`): at most the largest
+/// slope `2/√π·e^(−z²)` over `[a.v − a.e, a.v + a.e]` times `a.e`, and never more than 2.
+fn erf_slope_error(a: E) -> f64 {
+    if a.e == 0.0 {
+        return 0.0;
+    }
+    let z = (a.v.abs() - a.e).max(0.0);
+    (std::f64::consts::FRAC_2_SQRT_PI * (-z * z).exp() * a.e).min(2.0)
 }
 
 /// The device and reference propagators.
@@ -729,17 +740,29 @@ fn cross_entropy(d: &CrossEntropyLossGrad, lp: &[f64], target: &[f64]) -> Vec<f6
     out
 }
 
-/// `0.5·x·(1 + erf(x·(1/√2)))`.
-fn gelu(a: &Ar, x: f64) -> E {
+/// `Φ(x)` in either exact form: `0.5·(1 + erf(x/√2))` or `0.5·erfc(−x/√2)`, each with
+/// its function's 16 ulp; the bound is the larger of the two (an implementation may choose
+/// either: the erf form loses relative accuracy for large negative `x`, the erfc form
+/// carries erfc's ulp at values near 1 for small `|x|`).
+fn cdf(a: &Ar, x: f64) -> E {
     let z = a.mul(E::x(x), a.konst(std::f64::consts::FRAC_1_SQRT_2));
-    let h = a.add(E::x(1.0), a.erf(z));
-    a.mul(a.mul(E::x(0.5), E::x(x)), h)
+    let via_erf = a.mul(E::x(0.5), a.add(E::x(1.0), a.erf(z)));
+    let via_erfc = a.mul(E::x(0.5), a.erfc(E { v: -z.v, e: z.e }));
+    if via_erf.e >= via_erfc.e {
+        via_erf
+    } else {
+        via_erfc
+    }
+}
+
+/// `x·Φ(x)`, `Φ` in either form (see [`cdf`]).
+fn gelu(a: &Ar, x: f64) -> E {
+    a.mul(E::x(x), cdf(a, x))
 }
 
 /// `dy·(Φ(x) + x·φ(x))`.
 fn gelu_backward(a: &Ar, x: f64, dy: f64) -> E {
-    let z = a.mul(E::x(x), a.konst(std::f64::consts::FRAC_1_SQRT_2));
-    let cdf = a.mul(E::x(0.5), a.add(E::x(1.0), a.erf(z)));
+    let cdf = cdf(a, x);
     let sq = a.mul(E::x(-0.5), a.mul(E::x(x), E::x(x)));
     let pdf = a.mul(a.exp(sq), a.konst(0.398_942_280_401_432_7));
     a.mul(E::x(dy), a.add(cdf, a.mul(E::x(x), pdf)))

@@ -291,10 +291,22 @@ impl Verdict {
     }
 }
 
-/// The input values at `index` of every input operand as long as the output.
+/// The coordinates of `index` in the output operand `slot`, and the input values at
+/// `index` of every input operand as long as the output (the elementwise ops).
 fn inputs_at(p: &Prepared, slot: usize, index: usize) -> String {
     let len = p.operands[slot].len;
     let mut parts = Vec::new();
+    if let Some(dims) = shape_of(&p.op, p.operands[slot].name) {
+        let mut rest = index;
+        let mut coords = Vec::new();
+        for (name, d) in dims.iter().rev() {
+            let d = (*d).max(1);
+            coords.push(format!("{name}={}", rest % d));
+            rest /= d;
+        }
+        coords.reverse();
+        parts.push(format!("at [{}]", coords.join(", ")));
+    }
     for (i, s) in p.operands.iter().enumerate() {
         if s.role == Role::Output || !s.present {
             continue;
@@ -306,10 +318,42 @@ fn inputs_at(p: &Prepared, slot: usize, index: usize) -> String {
         }
     }
     if parts.is_empty() {
-        format!("(element {index}; inputs are not elementwise: replay with --case)")
+        format!("element {index}")
     } else {
         parts.join(", ")
     }
+}
+
+/// The named dims of an output operand (outer to inner), where they say more than the
+/// flat index.
+fn shape_of(op: &Op, operand: &str) -> Option<Vec<(&'static str, usize)>> {
+    Some(match (op, operand) {
+        (Op::MatMul(d), "c") => vec![("b", d.b), ("m", d.m), ("n", d.n)],
+        (Op::MatMulBatched(d), "c") => vec![("b", d.b), ("m", d.m), ("n", d.n)],
+        (Op::MatMulBackward(d), "d_a") => vec![("b", d.b), ("m", d.m), ("k", d.k)],
+        (Op::MatMulBackward(d), "d_w") => vec![("k", d.k), ("n", d.n)],
+        (Op::MatMulBatchedBackward(d), "d_a") => vec![("b", d.b), ("m", d.m), ("k", d.k)],
+        (Op::MatMulBatchedBackward(d), "d_w") => vec![("b", d.b), ("k", d.k), ("n", d.n)],
+        (Op::Softmax(d), _) => vec![("row", d.rows), ("col", d.len)],
+        (Op::LogSoftmax(d), _) => vec![("row", d.rows), ("col", d.len)],
+        (Op::SoftmaxBackward(d), _) => vec![("row", d.rows), ("col", d.len)],
+        (Op::CrossEntropyLossGrad(d), "grad") => vec![("row", d.rows), ("v", d.vocab)],
+        (Op::LayerNorm(d), "y") => vec![("row", d.rows), ("col", d.len)],
+        (Op::LayerNormBackward(d), "d_x") => vec![("row", d.rows), ("col", d.len)],
+        (Op::Transpose(d), "y") => vec![("c", d.cols), ("r", d.rows)],
+        (Op::TransposeBatched(d), "y") => vec![("b", d.b), ("d2", d.d2), ("d1", d.d1)],
+        (Op::Transpose12(d), "y") => vec![("b", d.b), ("d2", d.d2), ("d1", d.d1), ("d3", d.d3)],
+        (Op::EmbeddingLookup(d), "out") => vec![("b", d.b), ("s", d.s), ("d", d.dim)],
+        (Op::EmbeddingBackward(d), "d_table") => vec![("v", d.vocab), ("d", d.dim)],
+        (Op::AddBias(d), "y") => vec![("b", d.b), ("m", d.m), ("n", d.n)],
+        (Op::AddBroadcastPe(d), "y") => vec![("b", d.b), ("s", d.s), ("e", d.e)],
+        (Op::HebbianUpdate(d), "w") => vec![("k", d.k), ("n", d.n)],
+        (Op::DynamicTokenAssignment(d), _) => vec![("b", d.b), ("s", d.s)],
+        (Op::PairwiseSimilarity(d), "s") => vec![("i", d.n), ("j", d.n)],
+        (Op::ProtoSegmentedSum(d), "sums") => vec![("t", d.t), ("e", d.e)],
+        (Op::ProtoUpdateStep(d), "proto") => vec![("t", d.t), ("e", d.e)],
+        _ => return None,
+    })
 }
 
 /// Judges `got` (a device's outputs, per slot) against the prepared reference. With
@@ -421,10 +465,10 @@ pub fn judge(elem: ElemType, r: f64, c: f64, delta: f64, d: f64) -> (bool, f64, 
         let ok = d == r;
         return (ok, if ok { 0.0 } else { f64::INFINITY }, r, r);
     }
-    if d.is_nan() {
-        return (false, f64::INFINITY, r, r);
-    }
     let (lo, hi) = (round_to(elem, c - delta), round_to(elem, c + delta));
+    if d.is_nan() {
+        return (false, f64::INFINITY, lo, hi);
+    }
     if d == r {
         return (true, 0.0, lo, hi);
     }
@@ -580,7 +624,7 @@ fn argmax(
                         expected: be.show(row),
                         got: bd_out.show(row),
                         bound: "dot-product bound around the chosen prototype's similarity".into(),
-                        inputs: format!("row {row}, index {d}"),
+                        inputs: format!("row {row}, chosen prototype {d}"),
                     });
                 }
             }
