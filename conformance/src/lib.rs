@@ -42,6 +42,18 @@
 //! skipped with its reason, unless `NEUROKERN_REQUIRE` (a comma-separated list of backend
 //! names) names its backend: then the run fails.
 //!
+//! ## The suite is tested
+//!
+//! `tests/faults.rs` runs the suite against the reference wrapped with one deliberate
+//! fault each (an off-by-one in a dim, truncation instead of rounding to f16, summation
+//! in f16, the seed's padding-row gradient, a swapped tie-break, a summation order that
+//! changes from call to call, NaN winning an argmax or spiking, flushed f16 subnormals,
+//! a softmax without the max subtraction, an output element never written) and asserts
+//! that each is flagged by its op and only by it, while the unbroken reference and one
+//! that legitimately sums in another order pass everything. `tests/catalogue.rs` checks
+//! the catalogue's coverage (every op and dtype has seed-size, edge and zero-sized
+//! cases), stable IDs and seeds, and that the reference lies within its own bounds.
+//!
 //! ## Report ([`report`])
 //!
 //! A progress bar while it runs; a terminal table op × dtype × device (result, worst

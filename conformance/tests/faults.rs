@@ -45,6 +45,8 @@ enum Fault {
     FlushF16Subnormals,
     /// `softmax` computes `exp(x) / Σ exp(x)` without subtracting the row maximum.
     NoMaxSubtraction,
+    /// `transpose` never writes the last element of its output (a grid one short).
+    UnwrittenTail,
 }
 
 impl Fault {
@@ -64,10 +66,11 @@ impl Fault {
             Fault::NanWinsArgmax => Some((OpKind::DynamicTokenAssignment, BOTH)),
             Fault::FlushF16Subnormals => Some((OpKind::Add, F16)),
             Fault::NoMaxSubtraction => Some((OpKind::Softmax, BOTH)),
+            Fault::UnwrittenTail => Some((OpKind::Transpose, BOTH)),
         }
     }
 
-    const ALL: [Fault; 12] = [
+    const ALL: [Fault; 13] = [
         Fault::None,
         Fault::Reordered,
         Fault::OffByOne,
@@ -80,6 +83,7 @@ impl Fault {
         Fault::NanWinsArgmax,
         Fault::FlushF16Subnormals,
         Fault::NoMaxSubtraction,
+        Fault::UnwrittenTail,
     ];
 }
 
@@ -226,6 +230,17 @@ impl Faulty {
                     }
                 }
                 self.put(arg(1), &y)?;
+                Ok(true)
+            }
+            (Fault::UnwrittenTail, Op::Transpose(d)) if d.rows * d.cols > 0 => {
+                let x = self.get(arg(0))?;
+                let out = host_run(op, dtype, vec![Some(x), None])?;
+                let y = out[1].as_ref().expect("y");
+                let mut dev = self.get(arg(1))?; // whatever the buffer held before
+                for i in 0..y.len() - 1 {
+                    set(&mut dev, i, y.get(i));
+                }
+                self.put(arg(1), &dev)?;
                 Ok(true)
             }
             (Fault::NanSpike, Op::ThresholdSpike(_)) => {
