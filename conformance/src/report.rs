@@ -27,7 +27,8 @@ pub struct Row {
     pub cases: usize,
     /// Cases failed.
     pub failed: usize,
-    /// Worst error / bound over the cases.
+    /// Worst error / bound over the cases (`"inf"` in JSON for an exact mismatch).
+    #[serde(serialize_with = "ser_frac")]
     pub worst: Option<f64>,
     /// Total device time (ms).
     pub time_ms: f64,
@@ -289,6 +290,16 @@ fn status_text(r: &Row) -> String {
         Status::Pass => "pass".into(),
         Status::Unsupported => "unsupported".into(),
         Status::Fail => format!("FAIL ({}/{})", r.failed, r.cases),
+    }
+}
+
+/// Writes a fraction of a bound to JSON: a number, `"inf"` (an exact rule broken, or an
+/// error where the bound is 0), or `null` (nothing measured).
+pub fn ser_frac<S: serde::Serializer>(x: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match x {
+        Some(v) if v.is_infinite() => s.serialize_str("inf"),
+        Some(v) => s.serialize_f64(*v),
+        None => s.serialize_none(),
     }
 }
 

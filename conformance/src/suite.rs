@@ -72,7 +72,9 @@ pub struct CaseResult {
     pub device: String,
     /// Outcome.
     pub status: Status,
-    /// Worst error as a fraction of its bound (`null` when unsupported or errored).
+    /// Worst error as a fraction of its bound (`null` when unsupported or errored,
+    /// `"inf"` when an exact rule is broken).
+    #[serde(serialize_with = "crate::report::ser_frac")]
     pub worst: Option<f64>,
     /// Elements checked.
     pub checked: usize,
