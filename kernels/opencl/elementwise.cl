@@ -73,14 +73,15 @@ __kernel void nk_adam(const int n, __global T* p, __global const T* g, __global 
     ST(p, i, pv);
 }
 
-// out[r, :] = table[idx[r], :] or a zero row when idx[r] is outside [0, V).
-__kernel void nk_embedding_lookup(const int n, const int dim, const int vocab,
+// out[r, :] = table[idx[r], :] or a zero row when idx[r] is outside [0, V); global
+// (dim, rows).
+__kernel void nk_embedding_lookup(const int rows, const int dim, const int vocab,
                                   __global const int* idx, __global const T* table,
                                   __global T* out) {
-    const int i = get_global_id(0);
-    if (i >= n) return;
-    const int r = i / dim;
-    const int j = i - r * dim;
+    const int j = get_global_id(0);
+    const int r = get_global_id(1);
+    if (j >= dim || r >= rows) return;
+    const int i = r * dim + j;
     const int t = idx[r];
     if (t >= 0 && t < vocab) {
 #if NK_HALF

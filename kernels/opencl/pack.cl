@@ -1,4 +1,4 @@
-// Packing for the GEMM (see gemm.cl): f32 panels, transposes applied, zero padding.
+// Packing of the GEMM's operands (see gemm.cl): f32 panels, transpose applied, zero padding.
 // Work-item (panel, k-chunk, batch) copies PACK_KC consecutive k of one panel: sequential
 // reads along the source's contiguous dim and sequential writes, no integer division.
 

@@ -35,7 +35,7 @@ __kernel void nk_softmax_backward(const int len, __global const T* dy, __global 
 }
 
 // Row statistics: μ = Σx/L, σ² = Σ(x−μ)²/L, rstd = 1/√(σ² + eps).
-inline float2 ln_stats(__global const T* xr, const int len, const float eps,
+__attribute__((always_inline)) inline float2 ln_stats(__global const T* xr, const int len, const float eps,
                        __local float* s) {
     const int l = get_local_id(0);
     const int n = get_local_size(0);
@@ -147,7 +147,7 @@ __kernel void nk_softmax_backward_wi(const int rows, const int len, __global con
     for (int i = 0; i < len; ++i) ST(dx, o + i, LD(y, o + i) * (LD(dy, o + i) - d));
 }
 
-inline float2 ln_stats_wi(__global const T* xr, const int len, const float eps) {
+__attribute__((always_inline)) inline float2 ln_stats_wi(__global const T* xr, const int len, const float eps) {
     float sum = 0.0f;
     for (int i = 0; i < len; ++i) sum += LD(xr, i);
     const float mean = sum / (float)len;

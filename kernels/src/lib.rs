@@ -9,15 +9,15 @@
 //! `vstore_half_rte`), so no `cl_khr_fp16` is needed. A program is one translation unit
 //! per storage type: the host prepends `#define NK_HALF 0|1` and the GEMM tile parameters
 //! (see [`opencl::GemmParams`]), and [`opencl::program_source`] stamps the GEMM template
-//! once per output type.
+//! once per variant (transpose of `A`, f32 output).
 
 /// OpenCL C sources (`kernels/opencl/*.cl`).
 pub mod opencl {
     /// Prelude: storage-type macros, NaN-propagating max, work-group reductions.
     pub const COMMON: &str = include_str!("../opencl/common.cl");
-    /// The register-blocked GEMM template over packed panels (`GEMM_NAME`, `GEMM_CF32`).
+    /// The register-blocked GEMM template (`GEMM_NAME`, `GEMM_TA`, `GEMM_CF32`).
     pub const GEMM: &str = include_str!("../opencl/gemm.cl");
-    /// Packing of the GEMM operands into panels (transposes, f16 widening, padding).
+    /// Packing of the GEMM's `B` into panels (transpose, f16 widening, padding).
     pub const PACK: &str = include_str!("../opencl/pack.cl");
     /// Elementwise ops, activations, Adam, lookups, transposes, per-row ops.
     pub const ELEMENTWISE: &str = include_str!("../opencl/elementwise.cl");
@@ -26,8 +26,15 @@ pub mod opencl {
     /// Deterministic segmented sums (counting sort + ordered per-segment sums).
     pub const SCATTER: &str = include_str!("../opencl/scatter.cl");
 
-    /// The GEMM variants stamped from [`GEMM`]: kernel name, f32 output.
-    pub const GEMM_VARIANTS: &[(&str, bool)] = &[("nk_gemm", false), ("nk_gemm_f32out", true)];
+    /// The GEMM variants stamped from [`GEMM`]: kernel name, how `A` is read (`GEMM_TA`:
+    /// 0 as is, 1 transposed, 2 packed), f32 output.
+    pub const GEMM_VARIANTS: &[(&str, u8, bool)] = &[
+        ("nk_gemm_nn", 0, false),
+        ("nk_gemm_tn", 1, false),
+        ("nk_gemm_pn", 2, false),
+        ("nk_gemm_nn_f32out", 0, true),
+        ("nk_gemm_pn_f32out", 2, true),
+    ];
 
     /// Tile parameters of the GEMM, build-time defines chosen per device (or by a tuner).
     #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -60,13 +67,14 @@ pub mod opencl {
         ));
         s.push_str(COMMON);
         s.push_str(PACK);
-        for &(name, f32_out) in GEMM_VARIANTS {
+        for &(name, ta, f32_out) in GEMM_VARIANTS {
             s.push_str(&format!(
-                "\n#define GEMM_NAME {name}\n#define GEMM_CF32 {}\n",
+                "\n#define GEMM_NAME {name}\n#define GEMM_TA {}\n#define GEMM_CF32 {}\n",
+                ta,
                 u8::from(f32_out)
             ));
             s.push_str(GEMM);
-            s.push_str("\n#undef GEMM_NAME\n#undef GEMM_CF32\n");
+            s.push_str("\n#undef GEMM_NAME\n#undef GEMM_TA\n#undef GEMM_CF32\n");
         }
         s.push_str(ELEMENTWISE);
         s.push_str(ROWWISE);
@@ -86,7 +94,7 @@ pub mod opencl {
                 nr: 2,
             };
             let src = program_source(true, p);
-            for (name, _) in GEMM_VARIANTS {
+            for (name, _, _) in GEMM_VARIANTS {
                 assert_eq!(
                     src.matches(&format!("#define GEMM_NAME {name}\n")).count(),
                     1

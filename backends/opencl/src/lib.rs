@@ -96,6 +96,14 @@ impl OclBuffer {
     }
 }
 
+/// When the GEMM packs its `A` operand (`NEUROKERN_OPENCL_PACK_A`: `1` always, `0` never).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum PackA {
+    Always,
+    Never,
+    Transposed,
+}
+
 /// Compiled programs and kernels, one set per storage type.
 #[derive(Debug, Default)]
 struct State {
@@ -111,6 +119,8 @@ pub struct OpenClBackend {
     label: String,
     gemm: GemmParams,
     gemm_local: Option<[usize; 2]>,
+    /// When to pack `A` into panels before the GEMM (else it is read in place).
+    pack_a: PackA,
     /// Rowwise ops with one work-item per row (CPU devices) instead of one work-group.
     rows_per_item: bool,
     // Field order matters for drop: kernels and programs before the queue and context.
@@ -225,6 +235,11 @@ impl OpenClBackend {
             gemm: default_gemm(&info),
             gemm_local: default_gemm_local(&info),
             rows_per_item: info.is_cpu,
+            pack_a: match std::env::var("NEUROKERN_OPENCL_PACK_A").as_deref() {
+                Ok("0") => PackA::Never,
+                Ok("1") => PackA::Always,
+                _ => PackA::Transposed,
+            },
             info,
             state: Mutex::new(State::default()),
             queue,
@@ -401,8 +416,8 @@ impl OpenClBackend {
     }
 
     /// `C[b] = alpha·op(A[b])·op(B[b]) + beta·C[b]` (see `kernels/opencl/gemm.cl`): packs
-    /// both operands into panels, then runs the register-blocked kernel. A batch stride of
-    /// 0 shares an operand across batches (packed once).
+    /// `B` into panels, then runs the register-blocked kernel. A batch stride of 0 shares
+    /// an operand across batches (packed once).
     #[allow(clippy::too_many_arguments)]
     fn gemm(
         &self,
@@ -418,35 +433,54 @@ impl OpenClBackend {
         if m == 0 || n == 0 || batch == 0 {
             return Ok(());
         }
+        // Transposed A is packed (its MR values per k are strided otherwise), and so is f16
+        // (widened once, not once per column block); f32 A as is is read in place (MR
+        // sequential streams), which measured faster than packing it.
+        let packed = match self.pack_a {
+            PackA::Transposed => ta || dt == FloatType::F16,
+            PackA::Always => true,
+            PackA::Never => false,
+        };
+        let name = match (name, ta, packed) {
+            ("nk_gemm", _, true) => "nk_gemm_pn",
+            ("nk_gemm", false, false) => "nk_gemm_nn",
+            ("nk_gemm", true, false) => "nk_gemm_tn",
+            ("nk_gemm_f32out", _, true) => "nk_gemm_pn_f32out",
+            ("nk_gemm_f32out", false, false) => "nk_gemm_nn_f32out",
+            _ => unreachable!("no GEMM variant {name} with transposed, unpacked A"),
+        };
         let g = self.gemm;
         let (mr, nb) = (g.mr as usize, g.cols() as usize);
         let (mblocks, nblocks) = (m.div_ceil(mr), n.div_ceil(nb));
-        let pa = mblocks * mr * k;
         let pb = nblocks * nb * k;
-        let (ba, bb) = (
-            if sa == 0 { 1 } else { batch },
-            if sb == 0 { 1 } else { batch },
-        );
-        let ap = self.cached_scratch(st, 0, pa * ba * 4)?;
+        let bb = if sb == 0 { 1 } else { batch };
         let bp = self.cached_scratch(st, 1, pb * bb * 4)?;
         let long = |v: usize| KArg::I64(v as i64);
         let kchunks = k.div_ceil(PACK_KC);
-        self.launch_tiled(
-            st,
-            dt,
-            "nk_pack_a",
-            &[
-                i(m),
-                i(k),
-                KArg::Mem(a),
-                i(lda),
-                i(sa),
-                KArg::I32(i32::from(ta)),
-                KArg::Mem(ap),
-                long(pa),
-            ],
-            [mblocks, kchunks, ba],
-        )?;
+        let (a, lda, sa) = if packed {
+            let pa = mblocks * mr * k;
+            let ba = if sa == 0 { 1 } else { batch };
+            let ap = self.cached_scratch(st, 0, pa * ba * 4)?;
+            self.launch_tiled(
+                st,
+                dt,
+                "nk_pack_a",
+                &[
+                    i(m),
+                    i(k),
+                    KArg::Mem(a),
+                    i(lda),
+                    i(sa),
+                    KArg::I32(i32::from(ta)),
+                    KArg::Mem(ap),
+                    long(pa),
+                ],
+                [mblocks, kchunks, ba],
+            )?;
+            (ap, 0, if sa == 0 { 0 } else { pa })
+        } else {
+            (a, lda, sa)
+        };
         self.launch_tiled(
             st,
             dt,
@@ -467,8 +501,9 @@ impl OpenClBackend {
             i(m),
             i(n),
             i(k),
-            KArg::Mem(ap),
-            long(if sa == 0 { 0 } else { pa }),
+            KArg::Mem(a),
+            i(lda),
+            long(sa),
             KArg::Mem(bp),
             long(if sb == 0 { 0 } else { pb }),
             KArg::Mem(c),
@@ -961,16 +996,13 @@ impl OpenClBackend {
                     &[d.n],
                 )
             }
-            Op::EmbeddingLookup(d) => {
-                let n = d.b * d.s * d.dim;
-                self.launch(
-                    st,
-                    dt,
-                    "nk_embedding_lookup",
-                    &[i(n), i(d.dim), i(d.vocab), m(0), m(1), m(2)],
-                    &[n],
-                )
-            }
+            Op::EmbeddingLookup(d) => self.launch(
+                st,
+                dt,
+                "nk_embedding_lookup",
+                &[i(d.b * d.s), i(d.dim), i(d.vocab), m(0), m(1), m(2)],
+                &[d.dim, d.b * d.s],
+            ),
             Op::EmbeddingBackward(d) => self.segment_sum(
                 st,
                 dt,

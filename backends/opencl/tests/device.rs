@@ -337,3 +337,79 @@ fn enumeration_and_selection() {
     assert!(probe(&DeviceSelector::Default).is_ok());
     assert_eq!(DeviceSelector::parse("2"), DeviceSelector::Index(2));
 }
+
+#[test]
+fn every_f16_value_round_trips() {
+    // x·1 widens every binary16 value exactly and narrows it back: the result must be the
+    // same value (NaN stays NaN).
+    let Some(b) = backend() else { return };
+    let n = 1 << 16;
+    let xs: Vec<u8> = (0..n as u32)
+        .flat_map(|v| (v as u16).to_ne_bytes())
+        .collect();
+    let ones: Vec<u8> = (0..n)
+        .flat_map(|_| neurokern_core::f16::ONE.to_ne_bytes())
+        .collect();
+    let x = b.alloc(ElemType::F16, n).unwrap();
+    let one = b.alloc(ElemType::F16, n).unwrap();
+    let y = b.alloc(ElemType::F16, n).unwrap();
+    b.write(&x, &xs).unwrap();
+    b.write(&one, &ones).unwrap();
+    b.run(
+        &Op::Mul(Mul { n }),
+        FloatType::F16,
+        &[Some(&x), Some(&one), Some(&y)],
+    )
+    .unwrap();
+    let mut out = vec![0u8; 2 * n];
+    b.read(&y, &mut out).unwrap();
+    for v in 0..n {
+        let (a, r) = (
+            neurokern_core::f16::from_bits(v as u16),
+            neurokern_core::f16::from_ne_bytes([out[2 * v], out[2 * v + 1]]),
+        );
+        if a.is_nan() {
+            assert!(r.is_nan(), "{v:#06x}");
+        } else {
+            assert_eq!(a.to_bits(), r.to_bits(), "{v:#06x}");
+        }
+    }
+}
+
+#[test]
+fn f16_rounding_matches_the_reference_on_random_products() {
+    // Products of two f16 values are exact in f32; their rounding to f16 (ties, overflow,
+    // subnormals) must match the reference bit for bit.
+    let Some(b) = backend() else { return };
+    let mut rng = Rng::new(99);
+    let n = 200_000;
+    let pick = |rng: &mut Rng| -> u16 { (rng.next_u64() & 0xffff) as u16 };
+    let xa: Vec<u16> = (0..n).map(|_| pick(&mut rng)).collect();
+    let xb: Vec<u16> = (0..n).map(|_| pick(&mut rng)).collect();
+    let case = Case {
+        op: Mul { n }.into(),
+        dtype: FloatType::F16,
+        slots: vec![
+            Some(Data::F(
+                xa.iter()
+                    .map(|&v| f64::from(neurokern_core::f16::from_bits(v).to_f32()))
+                    .collect(),
+            )),
+            Some(Data::F(
+                xb.iter()
+                    .map(|&v| f64::from(neurokern_core::f16::from_bits(v).to_f32()))
+                    .collect(),
+            )),
+            Some(Data::F(vec![f64::NAN; n])),
+        ],
+    };
+    let r = run_reference(&case);
+    let d = run_device(&b, &case);
+    let (rv, dv) = (r[2].as_ref().unwrap().f(), d[2].as_ref().unwrap().f());
+    for (e, (x, y)) in rv.iter().zip(dv).enumerate() {
+        assert!(
+            x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan()),
+            "[{e}] {x} vs {y}"
+        );
+    }
+}

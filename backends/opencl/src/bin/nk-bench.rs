@@ -135,6 +135,20 @@ fn buffers(
         .collect()
 }
 
+/// CPU time used by this process so far (user + system), in ms, where the OS tells
+/// (`/proc/self/stat`); `None` elsewhere. On a CPU device with other load this measures the
+/// work done, which wall time overstates.
+fn cpu_ms() -> Option<f64> {
+    let stat = std::fs::read_to_string("/proc/self/stat").ok()?;
+    // Fields after the command name (which is in parentheses and may contain spaces).
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = rest.split_whitespace().collect();
+    let utime: f64 = f.get(11)?.parse().ok()?;
+    let stime: f64 = f.get(12)?.parse().ok()?;
+    // USER_HZ is 100 on every Linux configuration in practice.
+    Some((utime + stime) * 10.0)
+}
+
 /// Wall time of one call (synchronized), in ms: (median, best).
 fn time(quick: bool, mut f: impl FnMut() -> Result<(), OclError>) -> Result<(f64, f64), OclError> {
     f()?; // warm-up (program build, first-touch)
@@ -142,10 +156,20 @@ fn time(quick: bool, mut f: impl FnMut() -> Result<(), OclError>) -> Result<(f64
     let (min_reps, max_reps) = if quick { (3, 20) } else { (5, 200) };
     let mut times = Vec::new();
     let start = Instant::now();
+    let cpu0 = cpu_ms();
     while times.len() < min_reps || (start.elapsed() < budget && times.len() < max_reps) {
         let t = Instant::now();
         f()?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    if let (Some(a), Some(b)) = (cpu0, cpu_ms()) {
+        if std::env::var("NK_BENCH_CPU").is_ok() {
+            eprintln!(
+                "    cpu {:.3} ms/call over {} calls",
+                (b - a) / times.len() as f64,
+                times.len()
+            );
+        }
     }
     times.sort_by(|a, b| a.total_cmp(b));
     Ok((times[times.len() / 2], times[0]))
