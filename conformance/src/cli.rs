@@ -113,13 +113,16 @@ pub fn run(args: &Args) -> Result<bool, String> {
         cases.len(),
         found
             .iter()
-            .map(|d| d.name())
+            .map(|d| format!("{} ({})", d.id(), d.name()))
             .collect::<Vec<_>>()
             .join(", ")
     );
     let results = suite::run_all(&found, &cases, args.quiet);
     let report = Report::new(
-        found.iter().map(|d| d.name()).collect(),
+        found
+            .iter()
+            .map(|d| format!("{}: {}", d.id(), d.name()))
+            .collect(),
         skipped,
         missing,
         t0.elapsed().as_secs_f64(),
@@ -134,7 +137,7 @@ pub fn run(args: &Args) -> Result<bool, String> {
         eprintln!(
             "FAIL {} on {} (seed {}): {}",
             c.id,
-            c.backend,
+            c.device_id,
             c.seed,
             c.message.as_deref().unwrap_or("")
         );

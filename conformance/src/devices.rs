@@ -22,6 +22,11 @@ pub trait DeviceUnderTest {
     /// The backend's short name (`reference`, `cpu`, `opencl`, …): what `--backend` and
     /// `NEUROKERN_REQUIRE` name.
     fn backend(&self) -> &str;
+    /// A short name unique in the run (`reference`, `cpu:0`, `opencl:1`): the device
+    /// column of the report.
+    fn id(&self) -> String {
+        self.backend().to_string()
+    }
     /// A human-readable device name.
     fn name(&self) -> String;
     /// True when the results must be the reference's bits exactly (the reference itself
@@ -38,6 +43,8 @@ pub trait DeviceUnderTest {
 pub struct BackendDevice<B> {
     /// The backend's short name.
     pub backend: String,
+    /// The device's short name in reports (the backend's name unless set).
+    pub id: String,
     /// The backend.
     pub inner: B,
     /// Whether results must be bit-identical to the reference.
@@ -49,9 +56,16 @@ impl<B: Backend> BackendDevice<B> {
     pub fn new(backend: &str, inner: B, bit_exact: bool) -> Self {
         BackendDevice {
             backend: backend.to_string(),
+            id: backend.to_string(),
             inner,
             bit_exact,
         }
+    }
+
+    /// Sets the device's short name in reports (e.g. `opencl:1`).
+    pub fn with_id(mut self, id: String) -> Self {
+        self.id = id;
+        self
     }
 }
 
@@ -59,8 +73,11 @@ impl<B: Backend> DeviceUnderTest for BackendDevice<B> {
     fn backend(&self) -> &str {
         &self.backend
     }
+    fn id(&self) -> String {
+        self.id.clone()
+    }
     fn name(&self) -> String {
-        format!("{}: {}", self.backend, self.inner.device_name())
+        self.inner.device_name().to_string()
     }
     fn bit_exact(&self) -> bool {
         self.bit_exact
@@ -153,8 +170,10 @@ pub mod host {
         for dev in rt.devices() {
             let backend = dev.backend_name().to_string();
             let exact = backend == CPU;
-            d.devices
-                .push(Box::new(BackendDevice::new(&backend, dev, exact)));
+            let id = format!("{backend}:{}", dev.index());
+            d.devices.push(Box::new(
+                BackendDevice::new(&backend, dev, exact).with_id(id),
+            ));
         }
         let cpu_seen = d.devices.iter().any(|x| x.backend() == CPU)
             || d.skipped.iter().any(|s| s.backend.starts_with(CPU));

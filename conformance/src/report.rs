@@ -18,6 +18,8 @@ pub struct Row {
     pub dtype: String,
     /// Backend short name.
     pub backend: String,
+    /// Device short name, unique in the run.
+    pub device_id: String,
     /// Device name.
     pub device: String,
     /// `pass` when every case passed, `fail` when any failed, `unsupported` when the
@@ -75,7 +77,9 @@ impl Report {
         duration_s: f64,
         cases: Vec<CaseResult>,
     ) -> Self {
-        let mut rows: BTreeMap<(usize, String, String, String), Row> = BTreeMap::new();
+        // Rows: ops in catalogue order, then dtype, then devices in discovery order.
+        let mut rows: BTreeMap<(usize, String, usize), Row> = BTreeMap::new();
+        let mut device_order: Vec<String> = Vec::new();
         let mut totals = Totals::default();
         let order = |op: &str| {
             neurokern_core::OpKind::ALL
@@ -90,16 +94,19 @@ impl Report {
                 Status::Fail => totals.failed += 1,
                 Status::Unsupported => totals.unsupported += 1,
             }
-            let key = (
-                order(&c.op),
-                c.dtype.clone(),
-                c.backend.clone(),
-                c.device.clone(),
-            );
+            let dev = match device_order.iter().position(|d| *d == c.device_id) {
+                Some(i) => i,
+                None => {
+                    device_order.push(c.device_id.clone());
+                    device_order.len() - 1
+                }
+            };
+            let key = (order(&c.op), c.dtype.clone(), dev);
             let row = rows.entry(key).or_insert_with(|| Row {
                 op: c.op.clone(),
                 dtype: c.dtype.clone(),
                 backend: c.backend.clone(),
+                device_id: c.device_id.clone(),
                 device: c.device.clone(),
                 status: Status::Pass,
                 cases: 0,
@@ -155,7 +162,7 @@ impl Report {
                 [
                     r.op.clone(),
                     r.dtype.clone(),
-                    r.backend.clone(),
+                    r.device_id.clone(),
                     status_text(r),
                     r.cases.to_string(),
                     r.worst.map_or("-".into(), fmt_frac),
@@ -231,7 +238,7 @@ impl Report {
                 "| `{}` | {} | {} | {} | {} | {} | {:.1} ms |",
                 r.op,
                 r.dtype,
-                r.device,
+                r.device_id,
                 status_text(r),
                 r.cases,
                 r.worst.map_or("-".into(), fmt_frac),
@@ -249,8 +256,9 @@ impl Report {
             for c in failed {
                 let _ = writeln!(
                     s,
-                    "\n### `{}` on {} (seed {})\n\n{}\n",
+                    "\n### `{}` on {} ({}, seed {})\n\n{}\n",
                     c.id,
+                    c.device_id,
                     c.device,
                     c.seed,
                     c.message.as_deref().unwrap_or("")

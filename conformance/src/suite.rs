@@ -68,6 +68,8 @@ pub struct CaseResult {
     pub seed: String,
     /// Backend short name.
     pub backend: String,
+    /// Device short name, unique in the run (`cpu:0`).
+    pub device_id: String,
     /// Device name.
     pub device: String,
     /// Outcome.
@@ -101,6 +103,7 @@ pub fn run_case(dev: &dyn DeviceUnderTest, p: &Prepared) -> CaseResult {
         tier: c.tier,
         seed: format!("{:#018x}", c.seed),
         backend: dev.backend().to_string(),
+        device_id: dev.id(),
         device: dev.name(),
         status: Status::Pass,
         worst: None,
@@ -198,6 +201,7 @@ pub fn run_all(
                         tier: c.tier,
                         seed: format!("{:#018x}", c.seed),
                         backend: d.backend().to_string(),
+                        device_id: d.id(),
                         device: d.name(),
                         status: Status::Fail,
                         worst: None,
