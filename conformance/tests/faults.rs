@@ -149,6 +149,23 @@ impl Faulty {
                 self.put(arg(1), out[1].as_ref().expect("y"))?;
                 Ok(true)
             }
+            (Fault::Reordered, Op::DynamicTokenAssignment(d)) if d.e > 1 => {
+                // Similarities summed over the width in reverse: near ties may resolve
+                // the other way, which the suite must accept.
+                let rev = |x: HostData| {
+                    permute(&x, |i| {
+                        let (r, j) = (i / d.e, i % d.e);
+                        r * d.e + (d.e - 1 - j)
+                    })
+                };
+                let (act, proto) = (rev(self.get(arg(0))?), rev(self.get(arg(1))?));
+                let out = host_run(op, dtype, vec![Some(act), Some(proto), None, None])?;
+                self.put(arg(2), out[2].as_ref().expect("idx"))?;
+                if let (Some(b), Some(best)) = (args[3], out[3].as_ref()) {
+                    self.put(b, best)?;
+                }
+                Ok(true)
+            }
             (Fault::Reordered, Op::EmbeddingBackward(d)) => {
                 self.embedding_reversed(d, op, dtype, args)?;
                 Ok(true)
