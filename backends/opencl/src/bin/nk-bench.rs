@@ -4,7 +4,9 @@
 //!
 //! Options: `--backend opencl` (the only one here), `--device SEL` (index or name
 //! fragment), `--gemm MR,NV,NR` (GEMM tile), `--json PATH`, `--quick` (fewer repetitions),
-//! `--only SUBSTRING` (benchmarks whose name contains it).
+//! `--only SUBSTRING` (benchmarks whose name contains it), `--tune` (time the GEMM tile
+//! candidates on this device instead, and name the fastest; apply it with `--gemm` or
+//! `NEUROKERN_OPENCL_GEMM`).
 
 use std::time::{Duration, Instant};
 
@@ -27,6 +29,7 @@ struct Opts {
     json: Option<String>,
     quick: bool,
     only: Option<String>,
+    tune: bool,
 }
 
 fn parse(args: &[String]) -> Result<Opts, String> {
@@ -36,6 +39,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
         json: None,
         quick: false,
         only: None,
+        tune: false,
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
@@ -58,6 +62,7 @@ fn parse(args: &[String]) -> Result<Opts, String> {
             "--json" => o.json = Some(val()?),
             "--quick" => o.quick = true,
             "--only" => o.only = Some(val()?),
+            "--tune" => o.tune = true,
             other => return Err(format!("unknown option `{other}`")),
         }
     }
@@ -149,8 +154,12 @@ fn cpu_ms() -> Option<f64> {
     Some((utime + stime) * 10.0)
 }
 
-/// Wall time of one call (synchronized), in ms: (median, best).
-fn time(quick: bool, mut f: impl FnMut() -> Result<(), OclError>) -> Result<(f64, f64), OclError> {
+/// Times of one call (synchronized), in ms: (median wall, best wall, process CPU time per
+/// call over all repetitions).
+fn time(
+    quick: bool,
+    mut f: impl FnMut() -> Result<(), OclError>,
+) -> Result<(f64, f64, Option<f64>), OclError> {
     f()?; // warm-up (program build, first-touch)
     let budget = Duration::from_millis(if quick { 150 } else { 600 });
     let (min_reps, max_reps) = if quick { (3, 20) } else { (5, 200) };
@@ -162,17 +171,12 @@ fn time(quick: bool, mut f: impl FnMut() -> Result<(), OclError>) -> Result<(f64
         f()?;
         times.push(t.elapsed().as_secs_f64() * 1e3);
     }
-    if let (Some(a), Some(b)) = (cpu0, cpu_ms()) {
-        if std::env::var("NK_BENCH_CPU").is_ok() {
-            eprintln!(
-                "    cpu {:.3} ms/call over {} calls",
-                (b - a) / times.len() as f64,
-                times.len()
-            );
-        }
-    }
+    let cpu = match (cpu0, cpu_ms()) {
+        (Some(a), Some(b)) => Some((b - a) / times.len() as f64),
+        _ => None,
+    };
     times.sort_by(|a, b| a.total_cmp(b));
-    Ok((times[times.len() / 2], times[0]))
+    Ok((times[times.len() / 2], times[0], cpu))
 }
 
 struct Row {
@@ -180,6 +184,7 @@ struct Row {
     dtype: &'static str,
     ms: f64,
     best: f64,
+    cpu: Option<f64>,
     gflops: Option<f64>,
     gbs: Option<f64>,
 }
@@ -842,8 +847,88 @@ fn main() {
     }
 }
 
+/// Times the GEMM tile candidates (process CPU time, robust to other load) on two shapes
+/// and prints them, fastest first.
+fn tune(o: &Opts) -> Result<(), String> {
+    let cands = [
+        (6, 8, 4),
+        (4, 8, 4),
+        (6, 8, 3),
+        (8, 8, 3),
+        (4, 8, 6),
+        (6, 16, 2),
+        (4, 16, 2),
+        (8, 16, 1),
+        (4, 4, 4),
+        (8, 4, 2),
+    ];
+    let ops: [(&str, Op, f64); 2] = [
+        (
+            "matmul 1024^3",
+            MatMul {
+                b: 1,
+                m: 1024,
+                k: 1024,
+                n: 1024,
+            }
+            .into(),
+            2.0 * 1024f64.powi(3),
+        ),
+        (
+            "hebbian 4096x384x384",
+            HebbianUpdate {
+                b: 64,
+                m: 64,
+                k: 384,
+                n: 384,
+                lr: 0.01,
+                decay: 0.0,
+            }
+            .into(),
+            2.0 * 4096.0 * 384.0 * 384.0,
+        ),
+    ];
+    let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
+    let mut results = Vec::new();
+    for (mr, nv, nr) in cands {
+        let g = GemmParams { mr, nv, nr };
+        let b = OpenClBackend::new(&o.device)
+            .map_err(|e| e.to_string())?
+            .with_gemm_params(g);
+        let mut total = 0.0;
+        let mut line = format!("mr={mr} nv={nv} nr={nr}:");
+        for (name, op, flops) in &ops {
+            let bufs = buffers(&b, op, FloatType::F32, &mut rng).map_err(|e| e.to_string())?;
+            let args: Vec<Option<&OclBuffer>> = bufs.iter().map(Option::as_ref).collect();
+            let (_, best, cpu) = time(o.quick, || {
+                b.run(op, FloatType::F32, &args)?;
+                b.synchronize()
+            })
+            .map_err(|e| e.to_string())?;
+            let c = cpu.unwrap_or(best);
+            total += c;
+            line.push_str(&format!(
+                "  {name} {c:.1} CPU ms ({:.0} GFLOP/s per CPU-second)",
+                flops / c / 1e6
+            ));
+        }
+        println!("{line}");
+        results.push((total, g));
+    }
+    results.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let best = results[0].1;
+    println!(
+        "fastest: --gemm {},{},{}  (NEUROKERN_OPENCL_GEMM={},{},{})",
+        best.mr, best.nv, best.nr, best.mr, best.nv, best.nr
+    );
+    Ok(())
+}
+
 fn real_main(args: &[String]) -> Result<(), String> {
     let o = parse(args)?;
+    if o.tune {
+        return tune(&o);
+    }
     let mut b = OpenClBackend::new(&o.device).map_err(|e| e.to_string())?;
     if let Some(g) = o.gemm {
         b = b.with_gemm_params(g);
@@ -853,6 +938,10 @@ fn real_main(args: &[String]) -> Result<(), String> {
     println!("device: {}  ({})", b.device_name(), b.info().version);
     println!("date:   {date}");
     println!("gemm:   {:?}", b.gemm_params());
+    println!(
+        "times:  wall ms per call (median and best of the repetitions) and the process's CPU \
+         ms per call (all threads; on a shared machine the work done, which wall time overstates)"
+    );
     let mut rng = Rng(0x2545_F491_4F6C_DD1D);
     let mut rows: Vec<Row> = Vec::new();
     let wanted = |name: &str| o.only.as_ref().is_none_or(|s| name.contains(s.as_str()));
@@ -863,7 +952,7 @@ fn real_main(args: &[String]) -> Result<(), String> {
             }
             let bufs = buffers(&b, &op, dt, &mut rng).map_err(|e| e.to_string())?;
             let args: Vec<Option<&OclBuffer>> = bufs.iter().map(Option::as_ref).collect();
-            let (ms, best) = time(o.quick, || {
+            let (ms, best, cpu) = time(o.quick, || {
                 b.run(&op, dt, &args)?;
                 b.synchronize()
             })
@@ -878,6 +967,7 @@ fn real_main(args: &[String]) -> Result<(), String> {
                 dtype: dt.name(),
                 ms,
                 best,
+                cpu,
                 gflops,
                 gbs,
             });
@@ -885,13 +975,14 @@ fn real_main(args: &[String]) -> Result<(), String> {
         let step_name = "training step (seed model, T=72)";
         if wanted(step_name) {
             let mut model = Model::new(&b, dt, &mut rng).map_err(|e| e.to_string())?;
-            let (ms, best) = time(o.quick, || model.step(&b, dt))
+            let (ms, best, cpu) = time(o.quick, || model.step(&b, dt))
                 .map_err(|e| format!("training step {dt}: {e}"))?;
             rows.push(Row {
                 name: step_name.into(),
                 dtype: dt.name(),
                 ms,
                 best,
+                cpu,
                 gflops: None,
                 gbs: None,
             });
@@ -899,23 +990,24 @@ fn real_main(args: &[String]) -> Result<(), String> {
     }
     let seed = |name: &str| SEED.iter().find(|(n, _)| *n == name).map(|(_, ms)| *ms);
     println!(
-        "\n{:<42} {:>5} {:>10} {:>9} {:>9} {:>8} {:>17}",
-        "benchmark", "dtype", "median ms", "best ms", "GFLOP/s", "GB/s", "vs seed"
+        "\n{:<42} {:>5} {:>10} {:>9} {:>9} {:>9} {:>8} {:>17}",
+        "benchmark", "dtype", "median ms", "best ms", "CPU ms", "GFLOP/s", "GB/s", "vs seed"
     );
     println!(
-        "{:>69} {:>8} {:>17}",
-        "(at best)", "(at best)", "(median / best)"
+        "{:>79} {:>9} {:>8} {:>17}",
+        "(per call)", "(at best)", "(at best)", "(median / best)"
     );
     for r in &rows {
         let ratio = seed(&r.name)
             .filter(|_| r.dtype == "f32")
             .map(|s| format!("{:.0}x / {:.0}x", s / r.ms, s / r.best));
         println!(
-            "{:<42} {:>5} {:>10.3} {:>9.3} {:>9} {:>8} {:>17}",
+            "{:<42} {:>5} {:>10.3} {:>9.3} {:>9} {:>9} {:>8} {:>17}",
             r.name,
             r.dtype,
             r.ms,
             r.best,
+            r.cpu.map_or(String::new(), |c| format!("{c:.1}")),
             r.gflops.map_or(String::new(), |g| format!("{g:.1}")),
             r.gbs.map_or(String::new(), |g| format!("{g:.1}")),
             ratio.unwrap_or_default(),
@@ -935,11 +1027,12 @@ fn real_main(args: &[String]) -> Result<(), String> {
     for (k, r) in rows.iter().enumerate() {
         let s = seed(&r.name).filter(|_| r.dtype == "f32");
         j.push_str(&format!(
-            "    {{\"name\": {}, \"dtype\": \"{}\", \"median_ms\": {:.4}, \"best_ms\": {:.4}, \"gflops\": {}, \"gbs\": {}, \"seed_ms\": {}, \"speedup_vs_seed_median\": {}, \"speedup_vs_seed_best\": {}}}{}\n",
+            "    {{\"name\": {}, \"dtype\": \"{}\", \"median_ms\": {:.4}, \"best_ms\": {:.4}, \"cpu_ms_per_call\": {}, \"gflops\": {}, \"gbs\": {}, \"seed_ms\": {}, \"speedup_vs_seed_median\": {}, \"speedup_vs_seed_best\": {}}}{}\n",
             json_str(&r.name),
             r.dtype,
             r.ms,
             r.best,
+            num(r.cpu),
             num(r.gflops),
             num(r.gbs),
             num(s),
