@@ -119,7 +119,7 @@ pub fn run_case(dev: &dyn DeviceUnderTest, p: &Prepared) -> CaseResult {
         return r;
     }
     let t0 = Instant::now();
-    let first = dev.execute(p, 0);
+    let first = execute_caught(dev, p, 0);
     r.time_ms = t0.elapsed().as_secs_f64() * 1e3;
     let first = match first {
         Ok(o) => o,
@@ -142,7 +142,7 @@ pub fn run_case(dev: &dyn DeviceUnderTest, p: &Prepared) -> CaseResult {
         ));
     }
     if p.must_be_deterministic() {
-        match dev.execute(p, 1) {
+        match execute_caught(dev, p, 1) {
             Ok(second) => {
                 let diff = first_difference(p, &first, &second);
                 r.deterministic = Some(diff.is_none());
@@ -160,6 +160,24 @@ pub fn run_case(dev: &dyn DeviceUnderTest, p: &Prepared) -> CaseResult {
         r.message = Some(problems.join("; "));
     }
     r
+}
+
+/// Runs a case on a device; a panic in an in-process backend becomes an error of this
+/// case instead of ending the run.
+fn execute_caught(
+    dev: &dyn DeviceUnderTest,
+    p: &Prepared,
+    poison: u32,
+) -> Result<Vec<Option<crate::data::HostData>>, String> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| dev.execute(p, poison)))
+        .unwrap_or_else(|payload| {
+            let msg = payload
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| payload.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "(no message)".into());
+            Err(format!("the backend panicked: {msg}"))
+        })
 }
 
 /// Runs every case on every device, with a progress bar (unless `quiet`). Cases are

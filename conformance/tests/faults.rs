@@ -538,3 +538,61 @@ fn unsupported_ops_are_counted_not_failed() {
     assert!(!results.is_empty());
     assert!(results.iter().all(|r| r.status == Status::Unsupported));
 }
+
+/// A backend whose `run` panics: the case fails with the panic's message, the run goes on.
+#[derive(Debug)]
+struct Panics(CpuBackend);
+
+impl Backend for Panics {
+    type Buffer = CpuBuffer;
+    type Error = CpuError;
+    fn device_name(&self) -> &str {
+        "panics"
+    }
+    fn supports(&self, _kind: OpKind, _dtype: FloatType) -> bool {
+        true
+    }
+    fn alloc(&self, elem: ElemType, len: usize) -> Result<CpuBuffer, CpuError> {
+        self.0.alloc(elem, len)
+    }
+    fn write(&self, buf: &CpuBuffer, src: &[u8]) -> Result<(), CpuError> {
+        self.0.write(buf, src)
+    }
+    fn read(&self, buf: &CpuBuffer, dst: &mut [u8]) -> Result<(), CpuError> {
+        self.0.read(buf, dst)
+    }
+    fn copy(&self, src: &CpuBuffer, dst: &CpuBuffer) -> Result<(), CpuError> {
+        self.0.copy(src, dst)
+    }
+    fn run(
+        &self,
+        op: &Op,
+        _dtype: FloatType,
+        _args: &[Option<&CpuBuffer>],
+    ) -> Result<(), CpuError> {
+        panic!("deliberate panic in {}", op.name())
+    }
+    fn synchronize(&self) -> Result<(), CpuError> {
+        Ok(())
+    }
+}
+
+#[test]
+fn a_panicking_backend_fails_its_cases_and_the_run_goes_on() {
+    let devices: Vec<Box<dyn DeviceUnderTest>> = vec![Box::new(BackendDevice::new(
+        "panics",
+        Panics(CpuBackend::new()),
+        false,
+    ))];
+    let filter = Filter {
+        ops: vec![OpKind::Add],
+        ..quick()
+    };
+    let results = run_all(&devices, &select(&filter), true);
+    assert!(results.len() > 1);
+    for r in &results {
+        assert_eq!(r.status, Status::Fail, "{}", r.id);
+        let msg = r.message.as_deref().unwrap_or("");
+        assert!(msg.contains("deliberate panic in add"), "{}: {msg}", r.id);
+    }
+}
