@@ -114,13 +114,27 @@ __kernel void nk_transpose_12(const int d1, const int d2, const int d3, const in
     }
 }
 
-// y[j] = Σ_r x[r, j] over the rows in increasing order.
-__kernel void nk_reduce_rows(const int rows, const int n, __global const T* x,
-                             __global T* y) {
+// Column sums in two deterministic passes, so that the work spreads over many
+// work-items: part[c, j] = Σ_{r in chunk c} x[r, j] (rows in increasing order), then
+// y[j] = Σ_c part[c, j] (chunks in increasing order).
+__kernel void nk_reduce_rows_part(const int rows, const int n, const int chunk,
+                                  __global const T* x, __global float* part) {
+    const int j = get_global_id(0);
+    const int c = get_global_id(1);
+    if (j >= n) return;
+    const int r0 = c * chunk;
+    const int r1 = min(rows, r0 + chunk);
+    float acc = 0.0f;
+    for (int r = r0; r < r1; ++r) acc += LD(x, r * n + j);
+    part[c * n + j] = acc;
+}
+
+__kernel void nk_reduce_rows_final(const int chunks, const int n, __global const float* part,
+                                   __global T* y) {
     const int j = get_global_id(0);
     if (j >= n) return;
     float acc = 0.0f;
-    for (int r = 0; r < rows; ++r) acc += LD(x, r * n + j);
+    for (int c = 0; c < chunks; ++c) acc += part[c * n + j];
     ST(y, j, acc);
 }
 

@@ -15,17 +15,26 @@
 //! * **Programs.** The kernels (crate `neurokern-kernels`, OpenCL C) are one program per
 //!   storage type, built lazily once per backend (= context) and cached with their kernel
 //!   objects. A compile failure is [`OclError::Build`] with the device's build log.
-//! * **f16 is storage.** `vload_half` / `vstore_half_rte`; arithmetic is f32; each output
-//!   is rounded once when stored.
+//! * **f16 is storage.** Widened exactly on load and rounded once, to nearest-even, on
+//!   store (the semantics of `vload_half` / `vstore_half_rte`, written with integer
+//!   operations so that they vectorize); arithmetic is f32; no `cl_khr_fp16` is needed.
 //! * **One GEMM.** `matmul`, both backward products, the batched forms, `hebbian_update`
 //!   (`alpha = lr`, `beta = 1 − decay`, `A = Preᵀ`), `pairwise_similarity` and the scores of
-//!   `dynamic_token_assignment` are one register-blocked GEMM template, stamped for
-//!   `op(A) ∈ {A, Aᵀ}` and for an f32 output; a `·Bᵀ` product first transposes `B` into
-//!   a scratch buffer (linear cost), so the inner loop always reads `B` row-wise in
-//!   vectors. Its tile (`mr` rows × `nr` vectors of `nv` floats per work-item) is a
-//!   build-time parameter ([`GemmParams`]), chosen from the device's preferred vector
-//!   width, overridable with [`OpenClBackend::with_gemm_params`] or
-//!   `NEUROKERN_OPENCL_GEMM=mr,nv,nr`.
+//!   `dynamic_token_assignment` (an f32 output, then a row argmax) are one register-blocked
+//!   GEMM, `C = alpha·op(A)·op(B) + beta·C`, with transpose flags and batch strides. `B` is
+//!   packed into zero-padded f32 panels (applying its transpose and widening f16), so the
+//!   inner loop reads it as contiguous vectors; `A` is read in place, or packed too when it
+//!   is transposed or f16. Each work-item owns an `mr × nr·nv` block of `C` in registers
+//!   (the tile is a build-time parameter, [`GemmParams`]: chosen from the device's preferred
+//!   vector width, overridable with [`OpenClBackend::with_gemm_params`] or
+//!   `NEUROKERN_OPENCL_GEMM=mr,nv,nr`; `nk-bench --tune` times the candidates on a device).
+//!   On CPU devices the GEMM runs one work-item per work-group, so that the block compiles
+//!   to straight-line SIMD code (a 6 × 32 f32 block is 24 AVX registers of accumulators);
+//!   elsewhere the work-group shape is the implementation's.
+//! * **Rowwise ops** (softmax family, layer norm) run one work-group per row with tree
+//!   reductions in local memory, or, on CPU devices, one work-item per row with serial
+//!   loops ([`OpenClBackend::with_rows_per_item`]); both are deterministic. Column sums
+//!   (`reduce_sum_01`) run in two fixed-order passes.
 //! * **Determinism.** No float atomics anywhere. Reductions have a fixed shape (work-group
 //!   trees, or serial loops in increasing index order). Scatter sums
 //!   (`embedding_backward`, `proto_segmented_sum`, also in `SumMode::Atomic`) run a stable
@@ -583,6 +592,36 @@ impl OpenClBackend {
         )
     }
 
+    /// `y[j] = Σ_r x[r, j]` over `rows` rows of width `n`, in two fixed-order passes (row
+    /// chunks, then the chunks' partial sums), spread over `n × chunks` work-items.
+    fn column_sums(
+        &self,
+        st: &mut State,
+        dt: FloatType,
+        (rows, n): (usize, usize),
+        x: KArg,
+        y: KArg,
+    ) -> Result<(), OclError> {
+        // About 64 rows per chunk, at most 64 chunks.
+        let chunks = rows.div_ceil(64).clamp(1, 64);
+        let chunk = rows.div_ceil(chunks).max(1);
+        let part = self.scratch(chunks * n * 4)?;
+        self.launch(
+            st,
+            dt,
+            "nk_reduce_rows_part",
+            &[i(rows), i(n), i(chunk), x, KArg::Mem(part.mem)],
+            &[n, chunks],
+        )?;
+        self.launch(
+            st,
+            dt,
+            "nk_reduce_rows_final",
+            &[i(chunks), i(n), KArg::Mem(part.mem), y],
+            &[n],
+        )
+    }
+
     /// Deterministic segmented sum of `src (rows, width)` by `idx` into `dst (segs, width)`
     /// and, when given, `counts (segs)`.
     #[allow(clippy::too_many_arguments)]
@@ -1043,13 +1082,7 @@ impl OpenClBackend {
                     &[n],
                 )
             }
-            Op::ReduceSum01(d) => self.launch(
-                st,
-                dt,
-                "nk_reduce_rows",
-                &[i(d.b * d.m), i(d.n), m(0), m(1)],
-                &[d.n],
-            ),
+            Op::ReduceSum01(d) => self.column_sums(st, dt, (d.b * d.m, d.n), m(0), m(1)),
             Op::ShapeLoss(d) => self.launch(
                 st,
                 dt,

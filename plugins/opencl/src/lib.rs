@@ -1,7 +1,7 @@
 //! The OpenCL backend ([`neurokern_backend_opencl::OpenClBackend`]) as a neurokern plugin.
 //!
 //! Devices are every device of every OpenCL platform, in platform order (the backend's
-//! [`devices`](neurokern_backend_opencl::devices) list), named `platform / device`.
+//! [`neurokern_backend_opencl::devices`] list), named `platform / device`.
 //! `probe` fails with the reason when no platform or no usable device exists (no ICD
 //! installed, no compiler, OpenCL older than 1.2), never silently.
 //!
