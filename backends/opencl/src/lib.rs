@@ -781,6 +781,15 @@ impl OpenClBackend {
             ),
             Op::DynamicTokenAssignment(d) => {
                 let rows = d.b * d.s;
+                // The f32 scores (rows, T) live in a scratch buffer indexed with 32 bits.
+                if rows.checked_mul(d.t).is_none_or(|n| n > i32::MAX as usize) {
+                    return Err(OclError::OutOfMemory {
+                        bytes: rows.saturating_mul(d.t).saturating_mul(4),
+                        detail: "dynamic_token_assignment: the (rows, T) score matrix exceeds \
+                                 i32::MAX elements; split the rows into several calls"
+                            .into(),
+                    });
+                }
                 let scores = self.scratch(rows * d.t * 4)?;
                 self.gemm(
                     st,
