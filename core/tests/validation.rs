@@ -1049,3 +1049,45 @@ fn same_as_on_disabled_or_absent_slots_matches_devices() {
         }
     );
 }
+
+/// Pinned from the differential fuzzer: an output `SameAs` an empty input shares nothing
+/// (empty buffers never alias), so the input stays readable and the call runs, as on a
+/// device given one empty buffer twice.
+#[test]
+fn same_as_an_empty_buffer_is_not_an_alias() {
+    use neurokern_core::op::CrossEntropyLossGrad;
+    let op = Op::from(CrossEntropyLossGrad { rows: 0, vocab: 3 });
+    let mut logp: [f32; 0] = [];
+    let target: [i32; 0] = [];
+    let mut loss: [f32; 0] = [];
+    let mut args = [
+        Arg::F32Mut(&mut logp),
+        Arg::I32(&target),
+        Arg::SameAs(0),
+        Arg::F32Mut(&mut loss),
+    ];
+    assert_eq!(reference::run(&op, F32, &mut args, &mut []), Ok(()));
+}
+
+/// Pinned from the differential fuzzer: a disabled optional output `SameAs` a disabled
+/// optional input names no buffer; the call runs (it used to take the input's slot).
+#[test]
+fn same_as_between_disabled_slots_runs() {
+    let op = Op::from(LayerNormBackward {
+        rows: 1,
+        len: 2,
+        eps: 0.5,
+        affine: false,
+    });
+    let (dy, x) = ([1.0f32, 2.0], [3.0f32, 5.0]);
+    let mut dx = [0.0f32; 2];
+    let mut args = [
+        Arg::F32(&dy),
+        Arg::F32(&x),
+        Arg::Absent,
+        Arg::F32Mut(&mut dx),
+        Arg::SameAs(2),
+        Arg::Absent,
+    ];
+    assert_eq!(reference::run(&op, F32, &mut args, &mut []), Ok(()));
+}

@@ -257,6 +257,16 @@ impl Backend for CpuBackend {
                 slots.push(Arg::Absent);
                 continue;
             };
+            if buf.is_empty() {
+                // Empty buffers never count as shared (validation skips them), so each
+                // slot gets an empty slice of its own rather than an in-place alias.
+                slots.push(match buf.elem() {
+                    ElemType::F32 => Arg::F32Mut(&mut []),
+                    ElemType::F16 => Arg::F16Mut(&mut []),
+                    ElemType::I32 => Arg::I32Mut(&mut []),
+                });
+                continue;
+            }
             let g = distinct
                 .iter()
                 .position(|d| d.id() == buf.id())

@@ -158,6 +158,23 @@ pub fn run(
         });
     }
     let scratch = &mut scratch[..need];
+    // `SameAs` only moves a real buffer. Naming a slot with no buffer (validation let it
+    // through only for a disabled operand) is an empty slot; naming an empty buffer shares
+    // nothing (empty buffers never count as shared), so the output gets an empty slice of
+    // its own and the input keeps its slot.
+    for o in 0..args.len() {
+        if let Arg::SameAs(j) = args[o] {
+            args[o] = match args.get(j).and_then(Arg::desc) {
+                None => Arg::Absent,
+                Some(d) if d.len > 0 => continue,
+                Some(d) => match d.elem {
+                    Some(ElemType::F32) | None => Arg::F32Mut(&mut []),
+                    Some(ElemType::F16) => Arg::F16Mut(&mut []),
+                    Some(ElemType::I32) => Arg::I32Mut(&mut []),
+                },
+            };
+        }
+    }
     // Nothing to write (a zero-sized output, or every optional output disabled): done.
     // Besides saving time, this keeps the cost of a call bounded by its buffers: with
     // `matmul { m: 2^31 − 1, k: 0, n: 0 }` every buffer is empty, yet the loops would

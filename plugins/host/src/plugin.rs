@@ -88,7 +88,12 @@ unsafe fn table_str(path: &Path, field: &'static str, p: *const c_char) -> Resul
 impl Plugin {
     /// Opens `path`, checks it, probes it and lists its devices.
     pub(crate) fn load(path: &Path) -> Result<Plugin> {
-        crate::preflight::check(path)?;
+        if crate::preflight::check(path)? == crate::preflight::Found::NoEntrySymbol {
+            return Err(Error::NoEntrySymbol {
+                path: path.to_path_buf(),
+                symbol: ENTRY_SYMBOL,
+            });
+        }
         // SAFETY: loading a library runs its initializers; that is the point of a plugin
         // and the caller chose the file. Nothing else is assumed about it yet.
         let lib = unsafe { libloading::Library::new(path) }.map_err(|e| Error::Load {

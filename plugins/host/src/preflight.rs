@@ -29,9 +29,20 @@ const EXIT_NO_SYMBOL: i32 = 72;
 #[cfg(unix)]
 pub const TIMEOUT: Duration = Duration::from_secs(20);
 
+/// What the child found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Found {
+    /// The library loads and exports the entry symbol (or the check could not run): load
+    /// it in process.
+    Load,
+    /// The library loads but does not export the entry symbol: not a plugin, and never
+    /// mapped into this process (its destructors could be as broken as its contents).
+    NoEntrySymbol,
+}
+
 /// Loads `path` in a child process first; an error when that crashed or hung.
 #[cfg(unix)]
-pub(crate) fn check(path: &Path) -> Result<()> {
+pub(crate) fn check(path: &Path) -> Result<Found> {
     use std::ffi::CString;
     use std::os::unix::ffi::OsStrExt;
 
@@ -46,7 +57,7 @@ pub(crate) fn check(path: &Path) -> Result<()> {
     // code that could observe state copied from other threads.
     let pid = unsafe { libc::fork() };
     if pid < 0 {
-        return Ok(()); // no child to spare: load in process, as without the check
+        return Ok(Found::Load); // no child to spare: load in process, as without the check
     }
     if pid == 0 {
         // SAFETY: in the child. `c_path` is a valid C string; the symbol is looked up by a
@@ -55,6 +66,18 @@ pub(crate) fn check(path: &Path) -> Result<()> {
         // child, which is the point. `_exit` skips destructors and atexit handlers that
         // belong to the parent.
         unsafe {
+            // Die of the signal itself, not through handlers this process may have
+            // installed (a sanitizer's or a fuzzer's would report the child's crash as
+            // the parent's and turn it into an exit code).
+            for sig in [
+                libc::SIGSEGV,
+                libc::SIGBUS,
+                libc::SIGILL,
+                libc::SIGFPE,
+                libc::SIGABRT,
+            ] {
+                libc::signal(sig, libc::SIG_DFL);
+            }
             let h = libc::dlopen(c_path.as_ptr(), libc::RTLD_NOW | libc::RTLD_LOCAL);
             if h.is_null() {
                 libc::_exit(EXIT_NO_LIBRARY);
@@ -88,9 +111,12 @@ pub(crate) fn check(path: &Path) -> Result<()> {
             }
             if libc::WIFEXITED(status) {
                 let code = libc::WEXITSTATUS(status);
-                if code == 0 || code == EXIT_NO_LIBRARY || code == EXIT_NO_SYMBOL {
-                    // Loaded, or refused cleanly: the in-process load reports the details.
-                    return Ok(());
+                if code == EXIT_NO_SYMBOL {
+                    return Ok(Found::NoEntrySymbol);
+                }
+                if code == 0 || code == EXIT_NO_LIBRARY {
+                    // Loaded, or refused by `dlopen`: the in-process load reports details.
+                    return Ok(Found::Load);
                 }
                 // Any other exit is a crash that something in the child (a sanitizer's
                 // signal handler, the library's own code) turned into an exit code.
@@ -99,10 +125,10 @@ pub(crate) fn check(path: &Path) -> Result<()> {
                      hostile shared library, so it was not loaded"
                 )));
             }
-            return Ok(());
+            return Ok(Found::Load);
         }
         if r < 0 {
-            return Ok(()); // the child is not ours to wait for (reaped elsewhere)
+            return Ok(Found::Load); // the child is not ours to wait for (reaped elsewhere)
         }
         if start.elapsed() > TIMEOUT {
             // SAFETY: killing and reaping our own child.
@@ -134,6 +160,6 @@ fn signal_name(sig: i32) -> &'static str {
 
 /// Without `fork`, candidates are loaded in process directly.
 #[cfg(not(unix))]
-pub(crate) fn check(_path: &Path) -> Result<()> {
-    Ok(())
+pub(crate) fn check(_path: &Path) -> Result<Found> {
+    Ok(Found::Load)
 }
