@@ -58,7 +58,6 @@ use std::sync::{Mutex, MutexGuard};
 
 use cl_sys::*;
 use neurokern_core::backend::{check_bytes, check_call};
-use neurokern_core::op::SumMode;
 use neurokern_core::{Backend, DeviceBuffer, ElemType, FloatType, Op, OpKind};
 
 pub use device::{devices, probe, DeviceInfo, DeviceSelector};
@@ -1061,8 +1060,8 @@ impl OpenClBackend {
                 None,
             ),
             Op::ProtoSegmentedSum(d) => {
-                // SumMode::Atomic allows any order; the deterministic path is as fast here.
-                let _ = d.mode == SumMode::Atomic;
+                // SumMode::Atomic allows any order; this backend always takes the
+                // deterministic path (no float atomics), which is as fast here.
                 self.segment_sum(
                     st,
                     dt,
