@@ -6,6 +6,8 @@
 //! `i32::MAX` limit and `usize` overflow for dims; NaN, ±inf, ±0, subnormals, 65504 and
 //! huge magnitudes for values; negative and out-of-range indices.
 
+pub mod targets;
+
 use arbitrary::{Result, Unstructured};
 use neurokern_core::op::*;
 use neurokern_core::reference::Arg;

@@ -1,16 +1,36 @@
 //! `cargo xtask ci`: everything CI checks, in the order that fails fastest.
+//!
+//! 1. `cargo fmt --check` (the workspace and the fuzz crate);
+//! 2. `cargo clippy --all-targets -D warnings` (the workspace and the fuzz crate);
+//! 3. `cargo test` of the workspace (the OpenCL crates when the loader is installed);
+//! 4. `cargo doc` with warnings denied;
+//! 5. the conformance suite on every device found (see `conformance::ci`);
+//! 6. the fuzz properties under proptest, the replay of every committed seed and pinned
+//!    crash, and a short smoke run of each fuzz target (see `fuzz::ci`).
 
-use crate::util::{cargo, exec, opencl_packages};
+use crate::util::{cargo, exec, opencl_packages, root};
 
 pub fn run_ci() -> Result<(), String> {
-    let mut ocl = opencl_packages();
     let mut all = vec!["--workspace"];
-    all.append(&mut ocl);
+    all.append(&mut opencl_packages());
+    let fuzz_manifest = root().join("fuzz").join("Cargo.toml");
     exec(cargo().args(["fmt", "--all", "--", "--check"]))?;
+    exec(
+        cargo()
+            .args(["fmt", "--manifest-path"])
+            .arg(&fuzz_manifest)
+            .args(["--", "--check"]),
+    )?;
     exec(
         cargo()
             .arg("clippy")
             .args(&all)
+            .args(["--all-targets", "--", "-D", "warnings"]),
+    )?;
+    exec(
+        cargo()
+            .args(["clippy", "--manifest-path"])
+            .arg(&fuzz_manifest)
             .args(["--all-targets", "--", "-D", "warnings"]),
     )?;
     exec(cargo().arg("test").args(&all))?;
@@ -22,6 +42,7 @@ pub fn run_ci() -> Result<(), String> {
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
     crate::conformance::ci()?;
+    crate::fuzz::ci()?;
     Ok(())
 }
 

@@ -56,14 +56,29 @@ pub fn run(args: &[String]) -> Result<(), String> {
     run_suite(args, &[], opencl)
 }
 
-/// The conformance part of `cargo xtask ci`: the whole suite (seed-size cases included)
-/// on the in-process reference and on the CPU plugin, which must be found and must be
-/// bit-identical to the reference.
+/// The conformance part of `cargo xtask ci`: the main job — the whole suite (seed-size
+/// cases included) on every device found — with the in-process reference and the CPU
+/// plugin always required (the plugin must be bit-identical to the reference), plus
+/// whatever `NEUROKERN_REQUIRE` already names (CI names `opencl`).
 pub fn ci() -> Result<(), String> {
-    build_plugins(false)?;
-    let args: Vec<String> = ["--quiet", "--backend", "reference", "--backend", "cpu"]
-        .iter()
-        .map(|s| s.to_string())
+    let mut required: Vec<String> = std::env::var("NEUROKERN_REQUIRE")
+        .unwrap_or_default()
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(String::from)
         .collect();
-    run_suite(&args, &[("NEUROKERN_REQUIRE", "reference,cpu")], false)
+    for b in ["reference", "cpu"] {
+        if !required.iter().any(|r| r == b) {
+            required.push(b.to_string());
+        }
+    }
+    let opencl = opencl_available();
+    build_plugins(opencl)?;
+    let required = required.join(",");
+    run_suite(
+        &["--quiet".to_string()],
+        &[("NEUROKERN_REQUIRE", required.as_str())],
+        opencl,
+    )
 }

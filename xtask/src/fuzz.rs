@@ -48,6 +48,13 @@ struct Args {
     /// libFuzzer's per-input timeout, in seconds.
     #[arg(long, default_value_t = 20)]
     timeout: u64,
+    /// Stop after this many inputs instead of after `--seconds` (with `--seed`, a
+    /// reproducible run).
+    #[arg(long)]
+    runs: Option<u64>,
+    /// libFuzzer's random seed (0: chosen by libFuzzer).
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
     /// Parallel fuzzing jobs per target.
     #[arg(long, default_value_t = 1)]
     jobs: u32,
@@ -166,7 +173,11 @@ fn fuzz(t: &str, a: &Args) -> Result<(), String> {
     }
     cmd.arg("--")
         .args(libfuzzer_flags(a))
-        .arg(format!("-max_total_time={}", a.seconds));
+        .arg(format!("-max_total_time={}", a.seconds))
+        .arg(format!("-seed={}", a.seed));
+    if let Some(runs) = a.runs {
+        cmd.arg(format!("-runs={runs}"));
+    }
     cmd.arg(format!("-artifact_prefix={}/", artifacts.display()));
     if a.jobs > 1 {
         cmd.arg(format!("-jobs={}", a.jobs))
@@ -192,4 +203,40 @@ fn replay(t: &str, a: &Args) -> Result<(), String> {
         .args(&inputs);
     cmd.arg("--").args(libfuzzer_flags(a)).arg("-runs=0");
     exec(&mut cmd)
+}
+
+/// The fuzz part of `cargo xtask ci`: the targets' properties under proptest (`cargo test`
+/// of the fuzz crate, no libFuzzer needed), then the replay of every committed seed and
+/// pinned crash, then a smoke run of each target for a few seconds.
+pub fn ci() -> Result<(), String> {
+    build_plugins()?;
+    let manifest = fuzz_dir().join("Cargo.toml");
+    exec(
+        crate::util::cargo()
+            .args(["test", "--release", "--manifest-path"])
+            .arg(&manifest),
+    )?;
+    let a = Args::try_parse_from(["fuzz"]).map_err(|e| e.to_string())?;
+    ensure_cargo_fuzz()?;
+    for t in TARGETS {
+        replay(t, &a)?;
+    }
+    // A fixed seed and input count: the same smoke run every time (the seed corpus
+    // first, then mutations), so CI does not go red by chance.
+    for t in TARGETS {
+        let runs = if *t == "plugin_file" { "300" } else { "20000" };
+        let smoke = Args::try_parse_from([
+            "fuzz",
+            "run",
+            "--seconds",
+            "60",
+            "--seed",
+            "1",
+            "--runs",
+            runs,
+        ])
+        .map_err(|e| e.to_string())?;
+        fuzz(t, &smoke)?;
+    }
+    Ok(())
 }
