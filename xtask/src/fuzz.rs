@@ -1,7 +1,7 @@
 //! `cargo xtask fuzz`: the cargo-fuzz targets of `fuzz/`.
 //!
 //! * `cargo xtask fuzz` lists the targets;
-//! * `cargo xtask fuzz run [TARGET…] --seconds N` fuzzes each target (all by default) for
+//! * `cargo xtask fuzz [run] [TARGET…] --seconds N` fuzzes each target (all by default) for
 //!   N seconds, with an RSS limit and a per-input timeout; the working corpus grows in
 //!   `fuzz/corpus/TARGET`, crashes land in `fuzz/artifacts/TARGET`;
 //! * `cargo xtask fuzz --replay` (or `replay`) runs every committed seed
@@ -32,13 +32,14 @@ const TARGETS: &[&str] = &[
 #[derive(Parser, Debug)]
 #[command(name = "cargo xtask fuzz", about = "Fuzz targets (cargo-fuzz)")]
 struct Args {
-    /// `run`, `replay` or `list` (default: list).
+    /// `run`, `replay` or `list` (default: `run` with `--seconds`, `replay` with
+    /// `--replay`, else `list`).
     action: Option<String>,
     /// Targets (default: all).
     targets: Vec<String>,
-    /// Seconds per target for `run`.
-    #[arg(long, default_value_t = 60)]
-    seconds: u64,
+    /// Seconds per target (implies `run` when no action is given; default 60).
+    #[arg(long)]
+    seconds: Option<u64>,
     /// Replay the seeds and pinned crashes (same as the `replay` action).
     #[arg(long)]
     replay: bool,
@@ -63,10 +64,20 @@ struct Args {
 pub fn run(args: &[String]) -> Result<(), String> {
     let a = Args::try_parse_from(std::iter::once("fuzz".to_string()).chain(args.iter().cloned()))
         .map_err(|e| e.to_string())?;
-    let action = if a.replay {
-        "replay".to_string()
-    } else {
-        a.action.clone().unwrap_or_else(|| "list".into())
+    let mut a = a;
+    // `cargo xtask fuzz abi --seconds 30`: a first word that names a target is a target.
+    if let Some(first) = a.action.take() {
+        if TARGETS.contains(&first.as_str()) {
+            a.targets.insert(0, first);
+        } else {
+            a.action = Some(first);
+        }
+    }
+    let action = match (&a.action, a.replay, a.seconds) {
+        (_, true, _) => "replay".to_string(),
+        (Some(action), false, _) => action.clone(),
+        (None, false, Some(_)) => "run".to_string(), // `cargo xtask fuzz --seconds 600`
+        (None, false, None) => "list".to_string(),
     };
     let targets: Vec<String> = if a.targets.is_empty() || a.targets.iter().any(|t| t == "all") {
         TARGETS.iter().map(|s| s.to_string()).collect()
@@ -173,7 +184,7 @@ fn fuzz(t: &str, a: &Args) -> Result<(), String> {
     }
     cmd.arg("--")
         .args(libfuzzer_flags(a))
-        .arg(format!("-max_total_time={}", a.seconds))
+        .arg(format!("-max_total_time={}", a.seconds.unwrap_or(60)))
         .arg(format!("-seed={}", a.seed));
     if let Some(runs) = a.runs {
         cmd.arg(format!("-runs={runs}"));
