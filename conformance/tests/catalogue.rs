@@ -154,3 +154,26 @@ fn the_report_has_the_table_and_the_failures() {
     assert_eq!(json["totals"]["failed"], 1);
     std::fs::remove_dir_all(&dir).ok();
 }
+
+/// Pinned from the differential fuzz target: a call whose outputs are all empty is
+/// judged without deriving any bound (that walked all 2³¹ rows of this call), as the
+/// reference runs it without a loop.
+#[test]
+fn bounds_of_a_call_with_empty_outputs_are_not_derived() {
+    use neurokern_conformance::bounds::{checks, Check};
+    use neurokern_core::op::MatMul;
+    let op = neurokern_core::Op::from(MatMul {
+        b: i32::MAX as usize,
+        m: 1,
+        k: 0,
+        n: 0,
+    });
+    let c = checks(&op, &[Some(vec![]), Some(vec![]), None]);
+    assert!(
+        matches!(
+            c.as_slice(),
+            [Check::NotWritten, Check::NotWritten, Check::Exact]
+        ),
+        "{c:?}"
+    );
+}
