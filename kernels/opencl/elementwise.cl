@@ -183,6 +183,28 @@ __kernel void nk_argmax_rows(const int rows, const int cols, __global const floa
     if (want_best) ST(best, r, top);
 }
 
+// Token assignment without a score matrix (used when the (rows, T) scores would not fit
+// in device memory): one work-item per row, each similarity summed in increasing e, the
+// same first-max / NaN-never-wins / -1 rules as nk_argmax_rows.
+__kernel void nk_token_assign_direct(const int rows, const int nproto, const int e,
+                                     __global const T* act, __global const T* proto,
+                                     __global int* idx, __global T* best, const int want_best) {
+    const int r = get_global_id(0);
+    if (r >= rows) return;
+    int arg = -1;
+    float top = -INFINITY;
+    for (int t = 0; t < nproto; ++t) {
+        float s = 0.0f;
+        for (int k = 0; k < e; ++k) s += LD(act, r * e + k) * LD(proto, t * e + k);
+        if (s > top) {
+            top = s;
+            arg = t;
+        }
+    }
+    idx[r] = arg;
+    if (want_best) ST(best, r, top);
+}
+
 // Loss shaping, one work-item per row.
 __kernel void nk_shape_loss(const int rows, const int vocab, const int npairs,
                             __global const T* loss_in, __global const T* probs,

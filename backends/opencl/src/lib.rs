@@ -131,6 +131,8 @@ pub struct OpenClBackend {
     pack_a: PackA,
     /// Rowwise ops with one work-item per row (CPU devices) instead of one work-group.
     rows_per_item: bool,
+    /// Largest token-assignment score matrix materialized, in bytes.
+    score_budget: u64,
     // Field order matters for drop: kernels and programs before the queue and context.
     state: Mutex<State>,
     queue: Queue,
@@ -243,6 +245,7 @@ impl OpenClBackend {
             gemm: default_gemm(&info),
             gemm_local: default_gemm_local(&info),
             rows_per_item: info.is_cpu,
+            score_budget: info.max_alloc.min(info.global_mem / 4),
             pack_a: match std::env::var("NEUROKERN_OPENCL_PACK_A").as_deref() {
                 Ok("0") => PackA::Never,
                 Ok("1") => PackA::Always,
@@ -274,6 +277,14 @@ impl OpenClBackend {
     /// devices) or one work-group per row with tree reductions (`false`).
     pub fn with_rows_per_item(mut self, per_item: bool) -> Self {
         self.rows_per_item = per_item;
+        self
+    }
+
+    /// The largest (rows, T) f32 score matrix `dynamic_token_assignment` materializes for
+    /// the GEMM path, in bytes (default: the smaller of the largest allocation and a
+    /// quarter of global memory); larger ones take the direct kernel, which needs none.
+    pub fn with_score_budget(mut self, bytes: u64) -> Self {
+        self.score_budget = bytes;
         self
     }
 
@@ -788,6 +799,27 @@ impl OpenClBackend {
                                  i32::MAX elements; split the rows into several calls"
                             .into(),
                     });
+                }
+                // A score matrix much larger than the operands (large T with a small E:
+                // the inputs fit, the scores would not) is not materialized: one work-item
+                // per row scans the prototypes with its own dot products instead.
+                if (rows * d.t * 4) as u64 > self.score_budget {
+                    return self.launch(
+                        st,
+                        dt,
+                        "nk_token_assign_direct",
+                        &[
+                            i(rows),
+                            i(d.t),
+                            i(d.e),
+                            KArg::Mem(m(0)),
+                            KArg::Mem(m(1)),
+                            KArg::Mem(m(2)),
+                            KArg::Mem(m(3)),
+                            KArg::I32(i32::from(d.want_best)),
+                        ],
+                        &[rows],
+                    );
                 }
                 let scores = self.scratch(rows * d.t * 4)?;
                 self.gemm(

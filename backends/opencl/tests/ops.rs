@@ -424,6 +424,11 @@ fn check_kind(kind: OpKind) {
             .with_gemm_local(None);
         check_kind_on(&alt, kind);
     }
+    if kind == OpKind::DynamicTokenAssignment {
+        // The direct kernel, taken when the score matrix would not fit (found by the
+        // differential fuzzer: a large T with a small E ran out of device memory).
+        check_kind_on(&backend().unwrap().with_score_budget(0), kind);
+    }
 }
 
 fn check_kind_on(b: &OpenClBackend, kind: OpKind) {
