@@ -177,3 +177,28 @@ fn bounds_of_a_call_with_empty_outputs_are_not_derived() {
         "{c:?}"
     );
 }
+
+/// Pinned from the differential fuzz target: where finite terms can overflow f32, the
+/// summation order decides between ±inf, NaN and a finite result, and every order is
+/// allowed; where a NaN term or two opposite infinities occur, every order gives NaN and
+/// NaN stays required.
+#[test]
+fn order_dependent_overflow_is_accepted_but_certain_nan_is_required() {
+    use neurokern_conformance::bounds::{gemm_check, ORDER_DEPENDENT};
+    use neurokern_conformance::run::judge;
+    use neurokern_core::ElemType;
+    let inf = f64::INFINITY;
+    // Rows of A · a column of ones: [−3e38, −3e38, +inf], [+inf, −inf, 1], [1, 2, 3].
+    let a = [-3e38, -3e38, inf, inf, -inf, 1.0, 1.0, 2.0, 3.0];
+    let b = [1.0, 1.0, 1.0];
+    let d = gemm_check(&a, &b, 3, 3, 1);
+    assert_eq!(d[0], ORDER_DEPENDENT);
+    assert_ne!(d[1], ORDER_DEPENDENT);
+    assert!(d[2].is_finite());
+    for got in [inf, -inf, f64::NAN, 1.0] {
+        assert!(judge(ElemType::F32, f64::NAN, f64::NAN, d[0], got).0);
+    }
+    assert!(!judge(ElemType::F32, f64::NAN, f64::NAN, d[1], inf).0);
+    assert!(judge(ElemType::F32, f64::NAN, f64::NAN, d[1], f64::NAN).0);
+    assert!(!judge(ElemType::F32, 6.0, 6.0, d[2], 7.0).0);
+}
