@@ -61,7 +61,10 @@ pub fn run(bytes: &[u8]) {
             .zip(operands.iter())
             .enumerate()
             .map(|(i, (d, spec))| {
-                if let Data::SameAs(j) = d {
+                // Only an enabled output names a real buffer with `SameAs` (the reference
+                // accepted the call, so it is the op's one in-place pair); on a disabled
+                // operand it names none.
+                if let (Data::SameAs(j), true) = (d, spec.present) {
                     alias = Some((i, *j));
                 }
                 if !spec.present || spec.role == neurokern_core::Role::Output {
