@@ -165,6 +165,21 @@ impl E {
         E { v, e: 0.0 }
     }
 
+    /// A computed value that can reach f32's range limit may be ±inf on a device that
+    /// computes in f32 (OPS.md allows f32 arithmetic), while the exact value is finite:
+    /// from there on nothing bounds the result (found by the differential fuzzer:
+    /// `adam_update` with `g = 3e38`, whose `g²` overflows in f32 but not in f64).
+    fn overflow(self) -> E {
+        if self.v.is_finite() && self.v.abs() + self.e >= f64::from(f32::MAX) {
+            E {
+                v: self.v,
+                e: f64::INFINITY,
+            }
+        } else {
+            self
+        }
+    }
+
     fn fix(self) -> E {
         // IEEE special values are exact; an undefined error is unbounded.
         if !self.v.is_finite() {
@@ -192,6 +207,7 @@ impl Ar {
             e: e + rel * (v.abs() + e) + TINY,
         }
         .fix()
+        .overflow()
     }
 
     /// `a + b`.
@@ -294,6 +310,7 @@ impl Ar {
             e: e + gamma(k) * (a + e) + k as f64 * TINY,
         }
         .fix()
+        .overflow()
     }
 }
 

@@ -470,7 +470,10 @@ pub fn judge(elem: ElemType, r: f64, c: f64, delta: f64, d: f64) -> (bool, f64, 
     }
     let (lo, hi) = (round_to(elem, c - delta), round_to(elem, c + delta));
     if d.is_nan() {
-        return (false, f64::INFINITY, lo, hi);
+        // An unbounded error (an intermediate that may overflow f32, a divisor that may be
+        // zero) admits NaN too: inf − inf and 0·inf are then some evaluation's result.
+        let ok = delta == f64::INFINITY;
+        return (ok, if ok { 0.0 } else { f64::INFINITY }, lo, hi);
     }
     if d == r {
         return (true, 0.0, lo, hi);

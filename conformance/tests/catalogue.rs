@@ -202,3 +202,19 @@ fn order_dependent_overflow_is_accepted_but_certain_nan_is_required() {
     assert!(judge(ElemType::F32, f64::NAN, f64::NAN, d[1], f64::NAN).0);
     assert!(!judge(ElemType::F32, 6.0, 6.0, d[2], 7.0).0);
 }
+
+/// Pinned from the differential fuzz target (`adam_update` with `g = 3e38`): an
+/// intermediate that can overflow f32 (here `g²`) makes the result unbounded — an f32
+/// device legitimately differs from the f64 reference — while ordinary values keep a
+/// finite bound; and an unbounded element admits NaN, a bounded one does not.
+#[test]
+fn f32_overflow_of_an_intermediate_unbounds_the_result() {
+    use neurokern_conformance::bounds::{DEV, E};
+    use neurokern_conformance::run::judge;
+    use neurokern_core::ElemType;
+    assert!(DEV.mul(E::x(3e38), E::x(3e38)).e.is_infinite());
+    assert!(DEV.mul(E::x(3.0), E::x(4.0)).e.is_finite());
+    assert!(judge(ElemType::F32, 8.3, 8.3, f64::INFINITY, 7.2).0);
+    assert!(judge(ElemType::F32, 8.3, 8.3, f64::INFINITY, f64::NAN).0);
+    assert!(!judge(ElemType::F32, 8.3, 8.3, 1e-3, f64::NAN).0);
+}
