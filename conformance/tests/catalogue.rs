@@ -217,4 +217,17 @@ fn f32_overflow_of_an_intermediate_unbounds_the_result() {
     assert!(judge(ElemType::F32, 8.3, 8.3, f64::INFINITY, 7.2).0);
     assert!(judge(ElemType::F32, 8.3, 8.3, f64::INFINITY, f64::NAN).0);
     assert!(!judge(ElemType::F32, 8.3, 8.3, 1e-3, f64::NAN).0);
+    // A reference that rounds an unbounded finite value to −inf (f16 store) admits the
+    // f32 device's 0; an exact infinity (c infinite) stays required.
+    assert!(judge(ElemType::F16, f64::NEG_INFINITY, -1e19, f64::INFINITY, 0.0).0);
+    assert!(
+        !judge(
+            ElemType::F16,
+            f64::NEG_INFINITY,
+            f64::NEG_INFINITY,
+            0.0,
+            0.0
+        )
+        .0
+    );
 }
