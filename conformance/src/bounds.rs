@@ -181,9 +181,16 @@ impl E {
     }
 
     fn fix(self) -> E {
-        // IEEE special values are exact; an undefined error is unbounded.
+        // IEEE special values are exact — unless an operand was already unbounded (an
+        // f32 overflow may have happened on the way), which stays unbounded; an undefined
+        // error is unbounded.
         if !self.v.is_finite() {
-            E { v: self.v, e: 0.0 }
+            let e = if self.e == f64::INFINITY {
+                f64::INFINITY
+            } else {
+                0.0
+            };
+            E { v: self.v, e }
         } else if self.e.is_nan() {
             E {
                 v: self.v,
@@ -420,7 +427,12 @@ pub fn gemm_bound(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64
             }
         }
         for (j, s) in acc.iter_mut().enumerate() {
-            *s = if int_row && int_col[j] && *s <= 16_777_216.0 {
+            *s = if !s.is_finite() {
+                // An infinite or NaN term: the result is that IEEE special value in every
+                // order (no error to bound), unless finite terms can overflow too, which
+                // `gemm_check` marks.
+                0.0
+            } else if int_row && int_col[j] && *s <= 16_777_216.0 {
                 0.0
             } else {
                 g * *s + k as f64 * TINY
@@ -512,7 +524,7 @@ fn segment_bound(src: &[f64], idx: &[f64], width: usize, segments: usize) -> Vec
     (0..segments * width)
         .map(|p| {
             let k = cnt[p / width.max(1)];
-            if int[p] && abs[p] <= 16_777_216.0 {
+            if !abs[p].is_finite() || (int[p] && abs[p] <= 16_777_216.0) {
                 0.0
             } else {
                 gamma(k) * abs[p] + k as f64 * TINY

@@ -459,6 +459,15 @@ pub fn judge(elem: ElemType, r: f64, c: f64, delta: f64, d: f64) -> (bool, f64, 
     if delta == bounds::ORDER_DEPENDENT {
         return (true, 0.0, f64::NEG_INFINITY, f64::INFINITY);
     }
+    if delta == f64::INFINITY {
+        // An unbounded error (an intermediate that may overflow f32, a divisor that may be
+        // zero): any value, ±inf and NaN included (inf − inf, 0·inf), is some f32
+        // evaluation's result, and the reference's own NaN may be such an artifact. Found
+        // by the differential fuzzer (`adam_update` with moments near f32::MAX, whose f64
+        // reference stores −inf where f32 gives 0; `hebbian_update` whose reference
+        // overflowed to inf − inf where the exact result is −inf).
+        return (true, 0.0, f64::NEG_INFINITY, f64::INFINITY);
+    }
     let delta = if delta.is_nan() { f64::INFINITY } else { delta };
     if r.is_nan() || c.is_nan() {
         let ok = d.is_nan();
@@ -468,13 +477,6 @@ pub fn judge(elem: ElemType, r: f64, c: f64, delta: f64, d: f64) -> (bool, f64, 
         // An exact infinity (it flows from an infinite input): every device gets it.
         let ok = d == r;
         return (ok, if ok { 0.0 } else { f64::INFINITY }, r, r);
-    }
-    if delta == f64::INFINITY {
-        // An unbounded error (an intermediate that may overflow f32, a divisor that may be
-        // zero): any value, ±inf and NaN included (inf − inf, 0·inf), is some f32
-        // evaluation's result. Found by the differential fuzzer on `adam_update` with
-        // moments near f32::MAX, whose f64 reference stores −inf where f32 gives 0.
-        return (true, 0.0, f64::NEG_INFINITY, f64::INFINITY);
     }
     let (lo, hi) = (round_to(elem, c - delta), round_to(elem, c + delta));
     if d.is_nan() {

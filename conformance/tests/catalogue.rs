@@ -201,6 +201,11 @@ fn order_dependent_overflow_is_accepted_but_certain_nan_is_required() {
     assert!(!judge(ElemType::F32, f64::NAN, f64::NAN, d[1], inf).0);
     assert!(judge(ElemType::F32, f64::NAN, f64::NAN, d[1], f64::NAN).0);
     assert!(!judge(ElemType::F32, 6.0, 6.0, d[2], 7.0).0);
+    // A single infinite term without overflowing finite ones: that infinity, exactly.
+    let e = gemm_check(&[inf, 1.0], &[1.0, 1.0], 1, 2, 1);
+    assert_eq!(e[0], 0.0);
+    assert!(!judge(ElemType::F32, inf, inf, e[0], f64::NAN).0);
+    assert!(judge(ElemType::F32, inf, inf, e[0], inf).0);
 }
 
 /// Pinned from the differential fuzz target (`adam_update` with `g = 3e38`): an
