@@ -387,6 +387,28 @@ impl Argmax {
         (s, b)
     }
 
+    /// True when the similarity of row `r` and prototype `t` depends on the summation
+    /// order beyond any bound: its finite terms can overflow f32, with no NaN term and no
+    /// opposite infinities (see [`ORDER_DEPENDENT`]).
+    pub fn order_dependent(&self, r: usize, t: usize) -> bool {
+        let a = &self.act[r * self.e..(r + 1) * self.e];
+        let p = &self.proto[t * self.e..(t + 1) * self.e];
+        let (mut nan, mut pos, mut neg, mut finite) = (false, false, false, 0.0f64);
+        for (x, y) in a.iter().zip(p) {
+            let v = x * y;
+            if v.is_nan() {
+                nan = true;
+            } else if v == f64::INFINITY {
+                pos = true;
+            } else if v == f64::NEG_INFINITY {
+                neg = true;
+            } else {
+                finite += v.abs();
+            }
+        }
+        !(nan || (pos && neg)) && finite * (1.0 + gamma(self.e)) >= f64::from(f32::MAX)
+    }
+
     /// True when prototypes `a` and `b` are identical.
     pub fn same_proto(&self, a: usize, b: usize) -> bool {
         let e = self.e;

@@ -580,6 +580,25 @@ fn argmax(
     let exp_best = p.expected.get(slot + 1).and_then(Option::as_ref);
     for row in 0..exp.len() {
         let (r, d) = (exp.get(row) as i64, dev.get(row) as i64);
+        // A similarity whose finite terms can overflow f32 is ±inf, NaN or finite
+        // depending on the summation order, so the row's winner is too (found by the
+        // differential fuzzer: −1 on the reference, 0 on OpenCL); any index in range is
+        // some order's answer.
+        if (0..a.t).any(|t| a.order_dependent(row, t)) {
+            if d < -1 || d >= a.t as i64 {
+                v.note(f64::INFINITY);
+                v.fail(
+                    p,
+                    slot,
+                    row,
+                    d.to_string(),
+                    format!("index {d} out of [-1, {})", a.t),
+                );
+            } else {
+                v.note(0.0);
+            }
+            continue;
+        }
         let mut frac = 0.0;
         let mut why = None;
         if r != d {

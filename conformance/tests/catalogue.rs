@@ -236,3 +236,18 @@ fn f32_overflow_of_an_intermediate_unbounds_the_result() {
         .0
     );
 }
+
+/// Pinned from the differential fuzz target (`dynamic_token_assignment`): a similarity
+/// whose finite terms overflow f32 is order-dependent, and so is the row's winner.
+#[test]
+fn argmax_rows_with_overflowing_similarities_are_order_dependent() {
+    use neurokern_conformance::bounds::Argmax;
+    let a = Argmax {
+        act: vec![3e38, 3e38, 1.0, 1.0],
+        proto: vec![-1.0, -1.0, 2.0, 0.5],
+        e: 2,
+        t: 2,
+    };
+    assert!(a.order_dependent(0, 0));
+    assert!(!a.order_dependent(1, 1));
+}
