@@ -7,7 +7,10 @@
 //! loads it. `dlopen` cannot be made safe against a hostile or corrupt file inside one
 //! process; a child process can take the crash instead.
 //!
-//! The child does nothing but the load and `_exit`. A child that hangs (a library whose
+//! Loads are serialized within the host (one at a time), so the fork never happens while
+//! another host thread is inside `dlopen`; an application that calls `dlopen` on other
+//! threads while it discovers plugins should discover first. The child does nothing but
+//! the load and `_exit`. A child that hangs (a library whose
 //! initializer never returns, or a lock held by another thread at the moment of the fork)
 //! is killed after [`TIMEOUT`] and the candidate is rejected as timed out. Where `fork`
 //! itself fails, the check is skipped and the load goes on in process.
