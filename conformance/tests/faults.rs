@@ -384,6 +384,25 @@ fn host_run(
     Ok(slots)
 }
 
+/// The buffer half of a test backend: every one here keeps its buffers in the wrapped
+/// `CpuBackend` (field `$f`) and only changes `supports` or `run`.
+macro_rules! forward_buffers {
+    ($f:tt) => {
+        fn alloc(&self, elem: ElemType, len: usize) -> Result<CpuBuffer, CpuError> {
+            self.$f.alloc(elem, len)
+        }
+        fn write(&self, buf: &CpuBuffer, src: &[u8]) -> Result<(), CpuError> {
+            self.$f.write(buf, src)
+        }
+        fn read(&self, buf: &CpuBuffer, dst: &mut [u8]) -> Result<(), CpuError> {
+            self.$f.read(buf, dst)
+        }
+        fn copy(&self, src: &CpuBuffer, dst: &CpuBuffer) -> Result<(), CpuError> {
+            self.$f.copy(src, dst)
+        }
+    };
+}
+
 impl Backend for Faulty {
     type Buffer = CpuBuffer;
     type Error = CpuError;
@@ -394,18 +413,7 @@ impl Backend for Faulty {
     fn supports(&self, _kind: OpKind, _dtype: FloatType) -> bool {
         true
     }
-    fn alloc(&self, elem: ElemType, len: usize) -> Result<CpuBuffer, CpuError> {
-        self.inner.alloc(elem, len)
-    }
-    fn write(&self, buf: &CpuBuffer, src: &[u8]) -> Result<(), CpuError> {
-        self.inner.write(buf, src)
-    }
-    fn read(&self, buf: &CpuBuffer, dst: &mut [u8]) -> Result<(), CpuError> {
-        self.inner.read(buf, dst)
-    }
-    fn copy(&self, src: &CpuBuffer, dst: &CpuBuffer) -> Result<(), CpuError> {
-        self.inner.copy(src, dst)
-    }
+    forward_buffers!(inner);
     fn run(&self, op: &Op, dtype: FloatType, args: &[Option<&CpuBuffer>]) -> Result<(), CpuError> {
         check_call(op, dtype, args)?;
         if self.faulty(op, dtype, args)? {
@@ -431,18 +439,7 @@ impl Backend for Nothing {
     fn supports(&self, _kind: OpKind, _dtype: FloatType) -> bool {
         false
     }
-    fn alloc(&self, elem: ElemType, len: usize) -> Result<CpuBuffer, CpuError> {
-        self.0.alloc(elem, len)
-    }
-    fn write(&self, buf: &CpuBuffer, src: &[u8]) -> Result<(), CpuError> {
-        self.0.write(buf, src)
-    }
-    fn read(&self, buf: &CpuBuffer, dst: &mut [u8]) -> Result<(), CpuError> {
-        self.0.read(buf, dst)
-    }
-    fn copy(&self, src: &CpuBuffer, dst: &CpuBuffer) -> Result<(), CpuError> {
-        self.0.copy(src, dst)
-    }
+    forward_buffers!(0);
     fn run(&self, op: &Op, dtype: FloatType, args: &[Option<&CpuBuffer>]) -> Result<(), CpuError> {
         self.0.run(op, dtype, args)
     }
@@ -552,18 +549,7 @@ impl Backend for Panics {
     fn supports(&self, _kind: OpKind, _dtype: FloatType) -> bool {
         true
     }
-    fn alloc(&self, elem: ElemType, len: usize) -> Result<CpuBuffer, CpuError> {
-        self.0.alloc(elem, len)
-    }
-    fn write(&self, buf: &CpuBuffer, src: &[u8]) -> Result<(), CpuError> {
-        self.0.write(buf, src)
-    }
-    fn read(&self, buf: &CpuBuffer, dst: &mut [u8]) -> Result<(), CpuError> {
-        self.0.read(buf, dst)
-    }
-    fn copy(&self, src: &CpuBuffer, dst: &CpuBuffer) -> Result<(), CpuError> {
-        self.0.copy(src, dst)
-    }
+    forward_buffers!(0);
     fn run(
         &self,
         op: &Op,
