@@ -47,6 +47,16 @@ pub trait Plugin: 'static {
 
     /// Opens device `index` (an index into [`Plugin::devices`]).
     fn open(index: usize) -> Result<Self::Backend, String>;
+
+    /// The status a backend error crosses the ABI with, so that its category survives:
+    /// [`Status::INVALID_ARGUMENT`] for a caller's mistake the backend caught (a wrong
+    /// byte count), [`Status::VALIDATION`] for core's validation,
+    /// [`Status::OUT_OF_MEMORY`], … The default, [`Status::BACKEND`], says only that the
+    /// backend failed; a plugin whose error type tells these apart should override it.
+    fn error_status(e: &<Self::Backend as Backend>::Error) -> Status {
+        let _ = e;
+        Status::BACKEND
+    }
 }
 
 /// A device handle as a Rust plugin lays it out.
@@ -235,8 +245,10 @@ unsafe fn copy_str(s: &str, buf: *mut c_char, cap: usize, len: *mut usize) -> Re
     Ok(())
 }
 
-fn backend_fail<E: core::fmt::Display>(what: &str, e: E) -> Fail {
-    Fail(Status::BACKEND, format!("{what}: {e}"))
+/// A backend error as a failure: the plugin's status for it ([`Plugin::error_status`])
+/// and the message, prefixed with the entry point or op.
+fn backend_fail<P: Plugin>(what: &str, e: <P::Backend as Backend>::Error) -> Fail {
+    Fail(P::error_status(&e), format!("{what}: {e}"))
 }
 
 /// `probe`.
@@ -399,7 +411,14 @@ pub unsafe extern "C" fn buffer_alloc<P: Plugin>(
         let buf = d
             .backend
             .alloc(elem, len)
-            .map_err(|e| Fail(Status::OUT_OF_MEMORY, format!("alloc of {len} {elem}: {e}")))?;
+            .map_err(|e| {
+                // An allocation failure is out-of-memory unless the plugin says otherwise.
+                let status = match P::error_status(&e) {
+                    Status::BACKEND => Status::OUT_OF_MEMORY,
+                    s => s,
+                };
+                Fail(status, format!("alloc of {len} {elem}: {e}"))
+            })?;
         let b = Box::new(BufferBox::<P> {
             header: HandleHeader {
                 magic: BUFFER_MAGIC,
@@ -460,7 +479,7 @@ pub unsafe extern "C" fn buffer_write<P: Plugin>(
         };
         d.backend
             .write(&b.buf, src)
-            .map_err(|e| backend_fail("buffer_write", e))
+            .map_err(|e| backend_fail::<P>("buffer_write", e))
     })
 }
 
@@ -492,7 +511,7 @@ pub unsafe extern "C" fn buffer_read<P: Plugin>(
         };
         d.backend
             .read(&b.buf, dst)
-            .map_err(|e| backend_fail("buffer_read", e))
+            .map_err(|e| backend_fail::<P>("buffer_read", e))
     })
 }
 
@@ -528,7 +547,7 @@ pub unsafe extern "C" fn buffer_copy<P: Plugin>(
         }
         d.backend
             .copy(&s.buf, &t.buf)
-            .map_err(|e| backend_fail("buffer_copy", e))
+            .map_err(|e| backend_fail::<P>("buffer_copy", e))
     })
 }
 
@@ -607,7 +626,7 @@ pub unsafe extern "C" fn run<P: Plugin>(
             .map_err(|e| Fail(Status::VALIDATION, format!("[{}] {e}", e.kind_name())))?;
         d.backend
             .run(&op, dtype, &bufs[..n])
-            .map_err(|e| Fail(Status::BACKEND, format!("{}: {e}", op.name())))
+            .map_err(|e| backend_fail::<P>(op.name(), e))
     })
 }
 
@@ -623,7 +642,7 @@ pub unsafe extern "C" fn synchronize<P: Plugin>(dev: *mut NkDevice) -> Status {
         let d = unsafe { device::<P>(dev) }?;
         d.backend
             .synchronize()
-            .map_err(|e| backend_fail("synchronize", e))
+            .map_err(|e| backend_fail::<P>("synchronize", e))
     })
 }
 

@@ -6,7 +6,8 @@
 use std::ffi::CStr;
 
 use neurokern_abi::export::Plugin;
-use neurokern_backend_cpu::CpuBackend;
+use neurokern_abi::Status;
+use neurokern_backend_cpu::{CpuBackend, CpuError};
 
 /// The CPU plugin.
 #[derive(Debug)]
@@ -26,6 +27,16 @@ impl Plugin for CpuPlugin {
 
     fn open(_index: usize) -> Result<CpuBackend, String> {
         Ok(CpuBackend::new())
+    }
+
+    /// Each error's category, so that it survives the ABI (a wrong byte count is the
+    /// caller's invalid argument, not a backend failure).
+    fn error_status(e: &CpuError) -> Status {
+        match e {
+            CpuError::Invalid(_) => Status::VALIDATION,
+            CpuError::Bytes { .. } | CpuError::CopyMismatch => Status::INVALID_ARGUMENT,
+            CpuError::TooLarge | CpuError::OutOfMemory { .. } => Status::OUT_OF_MEMORY,
+        }
     }
 }
 

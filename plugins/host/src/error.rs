@@ -7,7 +7,7 @@ use neurokern_core::ElemType;
 
 /// Everything that can go wrong in `neurokern`. Every message names what a user needs to
 /// act on: the file, the symbol, the versions, the op and the operand.
-#[derive(Debug, thiserror::Error)]
+#[derive(Clone, Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The call was rejected by validation before anything ran (same error on every
@@ -22,6 +22,32 @@ pub enum Error {
         /// The candidate file.
         path: PathBuf,
         /// The dynamic loader's message.
+        reason: String,
+    },
+
+    /// The pre-flight check (a test load in a fresh process) could not run, for a reason
+    /// that is not the file's: no process could be started, the check program could not
+    /// be executed, or it was killed from outside. The file was not loaded.
+    #[error(
+        "{}: not loaded: the pre-flight check could not run ({reason}); this says nothing \
+         about the file: try again, or see the host section of the neurokern documentation",
+        path.display()
+    )]
+    PreflightUnavailable {
+        /// The candidate file.
+        path: PathBuf,
+        /// Why the check could not run.
+        reason: String,
+    },
+
+    /// A candidate that is not a regular file of a plausible size (a directory named like
+    /// a plugin, a FIFO, a device file, a symlink loop, a file over
+    /// [`MAX_PLUGIN_FILE_SIZE`](crate::MAX_PLUGIN_FILE_SIZE)): skipped without being read.
+    #[error("{}: skipped: {reason}", path.display())]
+    NotAPluginFile {
+        /// The candidate.
+        path: PathBuf,
+        /// What it is instead.
         reason: String,
     },
 
@@ -211,3 +237,13 @@ pub enum Error {
 
 /// `Result` with [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// `msg` without a leading `"{path}: "` (the dynamic loader's messages start with the
+/// file, which [`Error::Load`] prints already).
+pub(crate) fn strip_path(path: &std::path::Path, msg: &str) -> String {
+    let p = path.display().to_string();
+    msg.strip_prefix(&p)
+        .and_then(|r| r.strip_prefix(": "))
+        .unwrap_or(msg)
+        .to_string()
+}

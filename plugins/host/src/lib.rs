@@ -93,6 +93,7 @@
 
 #![deny(missing_docs)]
 
+mod builtin;
 mod device;
 mod error;
 pub mod ops;
@@ -104,10 +105,15 @@ pub use device::{Buffer, Device, Element, Tensor};
 pub use error::{Error, Result};
 pub use ops::AdamParams;
 pub use plugin::Plugin;
+pub use builtin::{BUILTIN, BUILTIN_PATH};
 pub use runtime::{
     is_plugin_file_name, target_profile_dir, Candidate, Runtime, RuntimeBuilder, Source,
-    PLUGIN_PATH_ENV,
+    MAX_PLUGIN_FILE_SIZE, PLUGIN_PATH_ENV,
 };
+
+/// The op descriptors (`MatMul`, `LayerNorm`, …, gathered in [`Op`]) for the lower-level
+/// API ([`Backend::run`] on a [`Device`]), so it needs no second crate.
+pub use neurokern_core::op;
 
 pub use neurokern_abi::{Status, ABI_MAJOR, ABI_MINOR};
 pub use neurokern_core::op::SumMode;

@@ -88,12 +88,6 @@ unsafe fn table_str(path: &Path, field: &'static str, p: *const c_char) -> Resul
 impl Plugin {
     /// Opens `path`, checks it, probes it and lists its devices.
     pub(crate) fn load(path: &Path) -> Result<Plugin> {
-        // One load at a time in this process: the pre-flight `fork` must not happen while
-        // another thread of ours is inside `dlopen` (the child would inherit the dynamic
-        // loader's state mid-operation and fail a good plugin; seen with concurrent test
-        // threads).
-        static LOADING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one_at_a_time = LOADING.lock().unwrap_or_else(|p| p.into_inner());
         if crate::preflight::check(path)? == crate::preflight::Found::NoEntrySymbol {
             return Err(Error::NoEntrySymbol {
                 path: path.to_path_buf(),
@@ -104,7 +98,7 @@ impl Plugin {
         // and the caller chose the file. Nothing else is assumed about it yet.
         let lib = unsafe { libloading::Library::new(path) }.map_err(|e| Error::Load {
             path: path.to_path_buf(),
-            reason: e.to_string(),
+            reason: crate::error::strip_path(path, &e.to_string()),
         })?;
         // Never unloaded: Rust thread-locals and `dlclose` do not mix, and handles into
         // the library may outlive every `Plugin` value.

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::ffi::OsString;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use crate::device::Device;
 use crate::error::{Error, Result};
@@ -13,6 +13,16 @@ use crate::plugin::Plugin;
 /// The environment variable that lists plugin files or directories (separated like
 /// `PATH`: `:` on Unix, `;` on Windows).
 pub const PLUGIN_PATH_ENV: &str = "NEUROKERN_PLUGIN_PATH";
+
+/// The largest file discovery reads as a candidate (256 MiB; the CPU plugin is a few
+/// MiB, a driver-sized plugin with debug information tens of MiB). Larger files are listed
+/// as skipped, unread.
+pub const MAX_PLUGIN_FILE_SIZE: u64 = 256 << 20;
+
+/// The command that builds plugin `name` in the neurokern workspace.
+pub(crate) fn build_command(name: &str) -> String {
+    format!("cargo build --release -p neurokern-plugin-{name}")
+}
 
 /// Where a candidate came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -66,6 +76,7 @@ pub struct RuntimeBuilder {
     env: Option<Option<OsString>>,
     exe_dir: bool,
     target_dir: bool,
+    builtin: bool,
 }
 
 impl Default for RuntimeBuilder {
@@ -75,6 +86,7 @@ impl Default for RuntimeBuilder {
             env: None,
             exe_dir: true,
             target_dir: true,
+            builtin: true,
         }
     }
 }
@@ -106,17 +118,32 @@ impl RuntimeBuilder {
         self
     }
 
+    /// Adds the built-in CPU device (plugin [`BUILTIN`](crate::BUILTIN), default: yes): the
+    /// reference, in process, through the same C ABI shims as a plugin file.
+    pub fn builtin(mut self, yes: bool) -> Self {
+        self.builtin = yes;
+        self
+    }
+
     /// Only the explicit paths: no environment variable, no executable or target dir.
     pub fn only_explicit(self) -> Self {
         self.env_path(None).exe_dir(false).target_dir(false)
     }
 
-    /// Lists the candidates in order (explicit, environment, executable dir, target dir;
-    /// files of a directory sorted by name), without loading anything.
+    /// Lists the candidates in order (explicit, environment, executable dir, target dir
+    /// and its `deps/`; entries of a directory sorted by name), without loading or reading
+    /// anything. In a directory every entry named like a plugin is listed, whatever its
+    /// type: [`build`](Self::build) rejects what is not a regular file, with the reason.
     pub fn candidates(&self) -> Vec<(PathBuf, Source)> {
+        self.search().0
+    }
+
+    /// The candidates, and every directory searched (with why it was).
+    fn search(&self) -> (Vec<(PathBuf, Source)>, Vec<(PathBuf, Source)>) {
         let mut out = Vec::new();
+        let mut dirs = Vec::new();
         for p in &self.explicit {
-            push_path(&mut out, p, Source::Explicit, true);
+            push_path(&mut out, &mut dirs, p, Source::Explicit);
         }
         let env = match &self.env {
             Some(v) => v.clone(),
@@ -125,51 +152,55 @@ impl RuntimeBuilder {
         if let Some(v) = env {
             for p in std::env::split_paths(&v) {
                 if !p.as_os_str().is_empty() {
-                    push_path(&mut out, &p, Source::EnvVar, true);
+                    push_path(&mut out, &mut dirs, &p, Source::EnvVar);
                 }
             }
         }
         let exe = std::env::current_exe().ok();
         if self.exe_dir {
             if let Some(dir) = exe.as_deref().and_then(Path::parent) {
-                push_dir(&mut out, dir, Source::ExeDir);
+                push_dir(&mut out, &mut dirs, dir, Source::ExeDir);
             }
         }
         if self.target_dir {
             if let Some(dir) = exe.as_deref().and_then(target_profile_dir) {
-                push_dir(&mut out, &dir, Source::TargetDir);
+                push_dir(&mut out, &mut dirs, &dir, Source::TargetDir);
+                // A plugin crate that a dependent crate lists in its [dependencies] is
+                // built into `deps/`: found there with plain `cargo build`.
+                push_dir(&mut out, &mut dirs, &dir.join("deps"), Source::TargetDir);
             }
         }
-        // The same file reached twice (the executable's directory is often the target
+        // The same path reached twice (the executable's directory is often the target
         // directory) is listed once, where it was first found.
         let mut seen = std::collections::HashSet::new();
         out.retain(|(p, _)| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
-        out
+        let mut seen = std::collections::HashSet::new();
+        dirs.retain(|(p, _)| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone())));
+        (out, dirs)
     }
 
     /// Loads every candidate. Never fails: rejections are recorded in
     /// [`Runtime::candidates`].
     pub fn build(self) -> Runtime {
+        let (paths, searched) = self.search();
         let mut candidates: Vec<Candidate> = Vec::new();
         let mut plugins: Vec<Arc<Plugin>> = Vec::new();
-        let mut by_file: HashMap<PathBuf, PathBuf> = HashMap::new();
+        let mut by_file: HashMap<(u64, u64), PathBuf> = HashMap::new();
         let mut by_content: HashMap<(u64, u64), PathBuf> = HashMap::new();
         let mut by_name: HashMap<String, PathBuf> = HashMap::new();
-        for (path, source) in self.candidates() {
+        for (path, source) in paths {
             let outcome = (|| {
-                let canon = std::fs::canonicalize(&path).map_err(|e| Error::Load {
-                    path: path.clone(),
-                    reason: e.to_string(),
-                })?;
-                if let Some(first) = by_file.get(&canon) {
+                let (file, bytes) = read_candidate(&path)?;
+                if let Some(first) = by_file.get(&file) {
                     return Err(Error::Duplicate {
                         path: path.clone(),
                         first: first.clone(),
                         why: "same file as",
                     });
                 }
-                by_file.insert(canon, path.clone());
-                let key = content_key(&path)?;
+                by_file.insert(file, path.clone());
+                let key = content_key(&path, &bytes)?;
+                drop(bytes);
                 if let Some(first) = by_content.get(&key) {
                     return Err(Error::Duplicate {
                         path: path.clone(),
@@ -197,22 +228,45 @@ impl RuntimeBuilder {
                 outcome,
             });
         }
+        if self.builtin {
+            if let Ok(p) = crate::builtin::plugin() {
+                plugins.push(p);
+            }
+        }
+        let opened = plugins
+            .iter()
+            .map(|p| (0..p.device_names().len().max(1)).map(|_| OnceLock::new()).collect())
+            .collect();
         Runtime {
             plugins,
             candidates,
+            searched,
+            opened,
         }
     }
 }
 
-fn push_path(out: &mut Vec<(PathBuf, Source)>, p: &Path, source: Source, keep_missing: bool) {
+fn push_path(
+    out: &mut Vec<(PathBuf, Source)>,
+    dirs: &mut Vec<(PathBuf, Source)>,
+    p: &Path,
+    source: Source,
+) {
     if p.is_dir() {
-        push_dir(out, p, source);
-    } else if keep_missing || p.exists() {
+        push_dir(out, dirs, p, source);
+    } else {
+        // Kept even when missing or not a file: the rejection says what it is.
         out.push((p.to_path_buf(), source));
     }
 }
 
-fn push_dir(out: &mut Vec<(PathBuf, Source)>, dir: &Path, source: Source) {
+fn push_dir(
+    out: &mut Vec<(PathBuf, Source)>,
+    dirs: &mut Vec<(PathBuf, Source)>,
+    dir: &Path,
+    source: Source,
+) {
+    dirs.push((dir.to_path_buf(), source));
     let Ok(rd) = std::fs::read_dir(dir) else {
         return;
     };
@@ -220,10 +274,120 @@ fn push_dir(out: &mut Vec<(PathBuf, Source)>, dir: &Path, source: Source) {
         .filter_map(|e| e.ok())
         .filter(|e| e.file_name().to_str().is_some_and(is_plugin_file_name))
         .map(|e| e.path())
-        .filter(|p| p.is_file())
         .collect();
     files.sort();
     out.extend(files.into_iter().map(|p| (p, source)));
+}
+
+/// Reads a candidate if it is a regular file of at most [`MAX_PLUGIN_FILE_SIZE`] bytes:
+/// its identity `(device, inode)` and its content. Anything else is rejected unread, with
+/// what it is: opening a FIFO for reading would block, a device file like `/dev/zero`
+/// would read until memory runs out. The file is opened non-blocking and checked on the
+/// open descriptor, so it cannot be swapped for a FIFO between the check and the read.
+fn read_candidate(path: &Path) -> Result<((u64, u64), Vec<u8>)> {
+    use std::io::Read as _;
+    let skip = |reason: String| Error::NotAPluginFile {
+        path: path.to_path_buf(),
+        reason,
+    };
+    let meta = std::fs::metadata(path).map_err(|e| {
+        skip(match e.raw_os_error() {
+            #[cfg(unix)]
+            Some(libc::ELOOP) => "a symbolic link loop".to_string(),
+            _ if e.kind() == std::io::ErrorKind::NotFound => {
+                if std::fs::symlink_metadata(path).is_ok() {
+                    "a symbolic link to nothing".to_string()
+                } else {
+                    "no such file".to_string()
+                }
+            }
+            _ => format!("cannot be examined: {e}"),
+        })
+    })?;
+    check_kind(&meta).map_err(skip)?;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.custom_flags(libc::O_NONBLOCK);
+    }
+    let f = opts
+        .open(path)
+        .map_err(|e| skip(format!("cannot be opened: {e}")))?;
+    let meta = f
+        .metadata()
+        .map_err(|e| skip(format!("cannot be examined: {e}")))?;
+    check_kind(&meta).map_err(skip)?;
+    let mut bytes = Vec::with_capacity(meta.len() as usize);
+    f.take(MAX_PLUGIN_FILE_SIZE + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| skip(format!("cannot be read: {e}")))?;
+    if bytes.len() as u64 > MAX_PLUGIN_FILE_SIZE {
+        return Err(skip(format!(
+            "grew past {} MiB while being read",
+            MAX_PLUGIN_FILE_SIZE >> 20
+        )));
+    }
+    Ok((file_identity(&meta, path), bytes))
+}
+
+/// `Ok` for a regular file within the size limit; else what it is.
+fn check_kind(meta: &std::fs::Metadata) -> std::result::Result<(), String> {
+    let ft = meta.file_type();
+    if ft.is_dir() {
+        return Err("a directory, not a plugin file".into());
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        let what = if ft.is_fifo() {
+            Some("a FIFO (named pipe)")
+        } else if ft.is_char_device() {
+            Some("a character device")
+        } else if ft.is_block_device() {
+            Some("a block device")
+        } else if ft.is_socket() {
+            Some("a socket")
+        } else {
+            None
+        };
+        if let Some(w) = what {
+            return Err(format!("{w}, not a regular file"));
+        }
+    }
+    if !ft.is_file() {
+        return Err("not a regular file".into());
+    }
+    if meta.len() > MAX_PLUGIN_FILE_SIZE {
+        return Err(format!(
+            "{} bytes, over the {} MiB limit for a plugin file",
+            meta.len(),
+            MAX_PLUGIN_FILE_SIZE >> 20
+        ));
+    }
+    Ok(())
+}
+
+/// The file's identity: hard links and symbolic links to one file are the same file.
+fn file_identity(meta: &std::fs::Metadata, path: &Path) -> (u64, u64) {
+    #[cfg(unix)]
+    {
+        let _ = path;
+        use std::os::unix::fs::MetadataExt;
+        (meta.dev(), meta.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        let canon = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in canon.to_string_lossy().bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        (0, h)
+    }
 }
 
 /// The cargo profile directory (`target/debug`, `target/release`, or the same under a
@@ -336,17 +500,13 @@ pub(crate) fn check_elf(bytes: &[u8]) -> std::result::Result<(), String> {
 }
 
 /// File size and a 64-bit FNV-1a hash of the content, after the ELF sanity check.
-fn content_key(path: &Path) -> Result<(u64, u64)> {
-    let bytes = std::fs::read(path).map_err(|e| Error::Load {
-        path: path.to_path_buf(),
-        reason: e.to_string(),
-    })?;
-    check_elf(&bytes).map_err(|reason| Error::Load {
+fn content_key(path: &Path, bytes: &[u8]) -> Result<(u64, u64)> {
+    check_elf(bytes).map_err(|reason| Error::Load {
         path: path.to_path_buf(),
         reason,
     })?;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in &bytes {
+    for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
@@ -358,17 +518,27 @@ fn content_key(path: &Path) -> Result<(u64, u64)> {
 ///
 /// Discovery order: explicit paths ([`RuntimeBuilder::path`]), then the entries of
 /// [`PLUGIN_PATH_ENV`], then the executable's directory, then the cargo target directory
-/// the executable was built in. In a directory only files named like
-/// `libneurokern_plugin_*.so` (platform prefix and suffix) are candidates, sorted by name.
-/// The same plugin is loaded once: a candidate that is the same file, has the same
-/// content, or declares the same plugin name as one loaded before is skipped, and the
-/// first one found wins — deterministic for a given set of files.
+/// the executable was built in and its `deps/`. In a directory only entries named like
+/// `libneurokern_plugin_*.so` (platform prefix and suffix) are candidates, sorted by name;
+/// only regular files of at most [`MAX_PLUGIN_FILE_SIZE`] bytes are read, anything else is
+/// listed as skipped with what it is. The same plugin is loaded once: a candidate that is
+/// the same file, has the same content, or declares the same plugin name as one loaded
+/// before is skipped, and the first one found wins — deterministic for a given set of
+/// files. After them comes the built-in CPU device ([`BUILTIN`](crate::BUILTIN)), so a
+/// runtime always has a device.
+///
+/// Devices are opened once per runtime: [`Runtime::device`] and [`Runtime::devices`]
+/// return the same device every time (tensors of one call fit the next).
 ///
 /// `Runtime` is `Send + Sync`; plugins are never unloaded.
 #[derive(Debug)]
 pub struct Runtime {
     plugins: Vec<Arc<Plugin>>,
     candidates: Vec<Candidate>,
+    searched: Vec<(PathBuf, Source)>,
+    /// Per plugin, per device index: the device opened once (index 0 of a plugin that
+    /// cannot run holds its `Unavailable` error).
+    opened: Vec<Vec<OnceLock<Result<Device>>>>,
 }
 
 impl Runtime {
@@ -382,7 +552,8 @@ impl Runtime {
         RuntimeBuilder::default()
     }
 
-    /// Loads exactly one plugin file, failing with the reason it was rejected.
+    /// Loads exactly one plugin file, failing with the reason it was rejected. The
+    /// built-in CPU device comes after it.
     pub fn load(path: impl Into<PathBuf>) -> Result<Runtime> {
         let mut rt = Runtime::builder().only_explicit().path(path).build();
         match rt.candidates.pop() {
@@ -400,7 +571,7 @@ impl Runtime {
         }
     }
 
-    /// The loaded plugins, in discovery order.
+    /// The loaded plugins, in discovery order; the built-in one last.
     pub fn plugins(&self) -> &[Arc<Plugin>] {
         &self.plugins
     }
@@ -410,12 +581,29 @@ impl Runtime {
         &self.candidates
     }
 
+    /// Every directory searched, in order, and why it was.
+    pub fn searched(&self) -> &[(PathBuf, Source)] {
+        &self.searched
+    }
+
     /// The loaded plugin called `name`.
     pub fn plugin(&self, name: &str) -> Option<&Arc<Plugin>> {
         self.plugins.iter().find(|p| p.name() == name)
     }
 
-    /// Opens a device: `"cpu"` (device 0 of plugin `cpu`) or `"cpu:1"`.
+    /// Device `index` of plugin number `p`, opened on first use.
+    fn slot(&self, p: usize, index: usize) -> Result<Device> {
+        let plugin = &self.plugins[p];
+        match self.opened[p].get(index) {
+            Some(cell) => cell.get_or_init(|| plugin.open(index)).clone(),
+            None => plugin.open(index), // out of range: the error names the count
+        }
+    }
+
+    /// The device `spec` names: `"cpu"` (device 0 of plugin `cpu`) or `"cpu:1"`; the same
+    /// device on every call (opened on the first). `"cpu"` is the CPU plugin when one was
+    /// loaded, else the built-in CPU device (the same code: results are bit-identical);
+    /// `"builtin"` is always the built-in one.
     pub fn device(&self, spec: &str) -> Result<Device> {
         let (name, index) = match spec.rsplit_once(':') {
             Some((n, i)) => match i.parse::<usize>() {
@@ -424,15 +612,29 @@ impl Runtime {
             },
             None => (spec, 0),
         };
-        let plugin = self.plugin(name).ok_or_else(|| Error::NoSuchDevice {
-            wanted: spec.to_string(),
-            available: self.summary(),
-        })?;
-        plugin.open(index)
+        let found = self.plugins.iter().position(|p| p.name() == name).or_else(|| {
+            (name == "cpu")
+                .then(|| self.plugins.iter().position(|p| p.name() == crate::BUILTIN))
+                .flatten()
+        });
+        match found {
+            Some(p) => self.slot(p, index),
+            None => Err(Error::NoSuchDevice {
+                wanted: spec.to_string(),
+                available: self.summary(name),
+            }),
+        }
     }
 
-    /// Opens every device of every plugin that can run here, in discovery order; what
-    /// cannot be opened is left out (see [`Runtime::open_all`] and [`Runtime::rejected`]).
+    /// The first device of a loaded plugin file that opens, else the built-in CPU device;
+    /// `None` only for a runtime built without the built-in device and without a plugin.
+    pub fn default_device(&self) -> Option<Device> {
+        self.devices().into_iter().next()
+    }
+
+    /// Every device of every plugin that can run here, in discovery order (the built-in
+    /// CPU device last); what cannot be opened is left out (see [`Runtime::open_all`] and
+    /// [`Runtime::rejected`]). Each device is opened once per runtime.
     pub fn devices(&self) -> Vec<Device> {
         self.open_all()
             .into_iter()
@@ -440,25 +642,27 @@ impl Runtime {
             .collect()
     }
 
-    /// Tries to open every device of every loaded plugin: `("plugin:index", result)`. A
-    /// plugin whose probe failed contributes one entry, `("plugin", Err(Unavailable))`.
+    /// Every device of every loaded plugin, opened on first use: `("plugin:index",
+    /// result)`. A plugin whose probe failed contributes one entry, `("plugin",
+    /// Err(Unavailable))`.
     pub fn open_all(&self) -> Vec<(String, Result<Device>)> {
         let mut v = Vec::new();
-        for p in &self.plugins {
+        for (i, p) in self.plugins.iter().enumerate() {
             if p.probe().is_err() {
-                v.push((p.name().to_string(), p.open(0)));
+                v.push((p.name().to_string(), self.slot(i, 0)));
                 continue;
             }
-            for i in 0..p.device_names().len() {
-                v.push((format!("{}:{i}", p.name()), p.open(i)));
+            for d in 0..p.device_names().len() {
+                v.push((format!("{}:{d}", p.name()), self.slot(i, d)));
             }
         }
         v
     }
 
-    /// What could not be used, and why: every candidate file that was rejected (named by
-    /// its file; duplicates of a loaded plugin are not listed), every plugin that cannot
-    /// run here and every device that failed to open (named by plugin, or `plugin:index`).
+    /// What could not be used, and why: every candidate file that was rejected or skipped
+    /// (named by its file; duplicates of a loaded plugin are not listed), every plugin that
+    /// cannot run here and every device that failed to open (named by plugin, or
+    /// `plugin:index`).
     pub fn rejected(&self) -> Vec<(String, String)> {
         let mut v = Vec::new();
         for c in &self.candidates {
@@ -475,26 +679,63 @@ impl Runtime {
         v
     }
 
-    fn summary(&self) -> String {
-        if self.plugins.is_empty() {
-            let mut s = format!(
-                "no plugin loaded ({} candidates considered; set {PLUGIN_PATH_ENV} or pass a path)",
-                self.candidates.len()
-            );
-            for c in &self.candidates {
-                if let Err(e) = &c.outcome {
+    /// Why no plugin `wanted` is here: what was loaded, every directory searched, every
+    /// rejection, and how to build the plugin.
+    fn summary(&self, wanted: &str) -> String {
+        let mut s = String::new();
+        let loaded: Vec<String> = self
+            .plugins
+            .iter()
+            .map(|p| format!("{} ({})", p.name(), count(p.device_names().len(), "device")))
+            .collect();
+        if loaded.is_empty() {
+            s.push_str("no plugin loaded");
+        } else {
+            s.push_str(&format!("loaded plugins: {}", loaded.join(", ")));
+        }
+        if self.searched.is_empty() {
+            s.push_str("; no directory searched");
+        } else {
+            let dirs: Vec<String> = self
+                .searched
+                .iter()
+                .map(|(d, src)| format!("{} ({src})", d.display()))
+                .collect();
+            s.push_str(&format!("; directories searched: {}", dirs.join(", ")));
+        }
+        if self.searched.iter().all(|(_, src)| *src != Source::EnvVar) {
+            s.push_str(&format!("; {PLUGIN_PATH_ENV} is not set"));
+        }
+        for c in &self.candidates {
+            if let Err(e) = &c.outcome {
+                if !matches!(e, Error::Duplicate { .. }) {
                     s.push_str(&format!("; {e}"));
                 }
             }
-            s
-        } else {
-            let names: Vec<String> = self
-                .plugins
-                .iter()
-                .map(|p| format!("{} ({} devices)", p.name(), p.device_names().len()))
-                .collect();
-            format!("loaded plugins: {}", names.join(", "))
         }
+        let name = if wanted.is_empty() || wanted.contains(['/', ' ']) {
+            "NAME"
+        } else {
+            wanted
+        };
+        s.push_str(&format!(
+            ". To get plugin `{name}`: `{}` in the neurokern workspace, then put the library \
+             ({}) in one of these directories or name it in {PLUGIN_PATH_ENV}; or add \
+             `neurokern-plugin-{name}` to your crate's [dependencies] (plain `cargo build` \
+             puts it in target/<profile>/deps, which is searched)",
+            build_command(name),
+            crate::dev::plugin_file_name(name),
+        ));
+        s
+    }
+}
+
+/// `"1 device"`, `"2 devices"`.
+pub(crate) fn count(n: usize, what: &str) -> String {
+    if n == 1 {
+        format!("1 {what}")
+    } else {
+        format!("{n} {what}s")
     }
 }
 

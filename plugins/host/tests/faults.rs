@@ -150,7 +150,10 @@ fn failing_probe_is_reported_with_its_reason() {
                     .contains("cannot run here: libfixture-driver.so.1"),
                 "{err}"
             );
-            assert!(rt.devices().is_empty());
+            // Only the built-in CPU device remains.
+            let devs = rt.devices();
+            assert_eq!(devs.len(), 1);
+            assert_eq!(devs[0].backend_name(), neurokern::BUILTIN);
             let rejected = rt.rejected();
             assert_eq!(rejected.len(), 1, "{rejected:?}");
             assert_eq!(rejected[0].0, "fixture");
@@ -224,8 +227,9 @@ fn random_bytes_named_like_a_plugin_are_rejected_and_discovery_goes_on() {
         );
     }
     assert_eq!(rt.rejected().len(), 2, "{:?}", rt.rejected());
-    // The good plugin next to the garbage still works.
-    assert_eq!(rt.devices().len(), 1);
+    // The good plugin next to the garbage still works (the built-in device comes last).
+    assert_eq!(rt.devices().len(), 2);
+    assert_eq!(rt.devices()[0].backend_name(), "cpu");
     let dev = rt.device("cpu").unwrap();
     matmul_check(&dev);
 }
@@ -260,7 +264,7 @@ fn panicking_plugin_gives_an_error_and_the_host_goes_on() {
                 .path(fixture)
                 .path(cpu)
                 .build();
-            assert_eq!(rt.plugins().len(), 2, "{:?}", rt.candidates());
+            assert_eq!(rt.plugins().len(), 3, "two files and the built-in: {:?}", rt.candidates());
             let bad = rt.device("fixture").unwrap();
             let a = bad.upload(&[2, 2], &[1.0f32, 2.0, 3.0, 4.0]).unwrap();
             let w = bad.upload(&[2, 2], &[1.0f32, 0.0, 0.0, 1.0]).unwrap();
@@ -345,7 +349,7 @@ fn two_copies_of_a_plugin_load_once_deterministically() {
             .path(&dir)
             .env_path(Some(dir.clone().into_os_string()))
             .build();
-        assert_eq!(rt.plugins().len(), 1);
+        assert_eq!(rt.plugins().len(), 2, "one file and the built-in");
         assert_eq!(rt.plugins()[0].path(), first);
         let c = rt.candidates();
         assert_eq!(
@@ -379,7 +383,7 @@ fn two_copies_of_a_plugin_load_once_deterministically() {
         .path(&dir)
         .build();
     let names: Vec<&str> = rt.plugins().iter().map(|p| p.name()).collect();
-    assert_eq!(names, ["fixture", "cpu"]);
+    assert_eq!(names, ["fixture", "cpu", neurokern::BUILTIN]);
 }
 
 #[test]
@@ -391,7 +395,10 @@ fn a_tensor_of_device_a_passed_to_device_b_is_an_error() {
         .build();
     let a_dev = rt.device("cpu").unwrap();
     let b_dev = rt.device("fixture").unwrap();
-    let a2_dev = rt.device("cpu").unwrap(); // a second instance of the same device
+    // A second instance of the same device (`Runtime::device` would return the first).
+    let a2_dev = rt.plugin("cpu").unwrap().open(0).unwrap();
+    assert!(rt.device("cpu").unwrap().same_device(&a_dev));
+    assert!(!a2_dev.same_device(&a_dev));
     let x = a_dev.upload(&[2, 2], &[1.0f32; 4]).unwrap();
     let w = b_dev.upload(&[2, 2], &[1.0f32; 4]).unwrap();
     let mut c = b_dev.zeros(ElemType::F32, &[2, 2]).unwrap();
@@ -488,11 +495,17 @@ fn runtime_device_tensor_are_send_and_sync_and_work_from_many_threads() {
 #[test]
 fn missing_file_and_empty_discovery_are_explained() {
     let err = Runtime::load("/nonexistent/libneurokern_plugin_nothing.so").unwrap_err();
-    assert!(matches!(err, Error::Load { .. }), "{err}");
-    let rt = Runtime::builder().only_explicit().build();
+    assert!(matches!(err, Error::NotAPluginFile { .. }), "{err}");
+    assert!(err.to_string().contains("no such file"), "{err}");
+    let rt = Runtime::builder().only_explicit().builtin(false).build();
     let err = rt.device("cpu").unwrap_err();
     assert!(err.to_string().contains("no plugin loaded"), "{err}");
     assert!(err.to_string().contains("NEUROKERN_PLUGIN_PATH"), "{err}");
+    assert!(
+        err.to_string()
+            .contains("cargo build --release -p neurokern-plugin-cpu"),
+        "{err}"
+    );
 }
 
 fn matmul_check(dev: &Device) {
