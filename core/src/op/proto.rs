@@ -1,5 +1,6 @@
 //! Prototype (vector-quantization-like) ops: assignment, segmented sums, update.
 
+use super::fields::{FieldKind, FieldType, Value};
 use super::{OpDesc, OpKind};
 use crate::error::Error;
 use crate::operand::{count, finite, ElemRule, OperandSpec as S, Operands};
@@ -62,6 +63,22 @@ pub enum SumMode {
     /// **(ext)** opt-in: a backend may add in any order (float atomics, the seed's
     /// behaviour). Results then vary within the dot-product bound from run to run.
     Atomic = 1,
+}
+
+/// A flag bit: set for [`SumMode::Atomic`].
+impl FieldType for SumMode {
+    const KIND: FieldKind = FieldKind::Flag;
+    const SET_MEANS: Option<&'static str> = Some("atomic");
+    fn to_value(self) -> Value {
+        Value::Flag(self == SumMode::Atomic)
+    }
+    fn from_value(value: Value) -> Option<Self> {
+        match value {
+            Value::Flag(true) => Some(SumMode::Atomic),
+            Value::Flag(false) => Some(SumMode::Deterministic),
+            _ => None,
+        }
+    }
 }
 
 /// `proto_segmented_sum`: `act (M,E)`, `idx (M)` i32 → `sums (T,E)`, `counts (T)` i32:

@@ -259,158 +259,41 @@ pub fn slots_for(op: &Op, dt: FloatType, floats: &[f32], ints: &[i32]) -> Vec<Bu
         .collect()
 }
 
-/// A descriptor of `kind` with small dims taken from `d` (each used as given, so zeros
-/// give zero-sized calls) and fixed, valid scalars.
+/// A descriptor of `kind` with small dims taken from `d` in field order (each used as
+/// given, so zeros give zero-sized calls; a fifth dim is 1), flags from `flags` in bit
+/// order, and fixed, valid scalars (Adam's step 3).
 pub fn small_op(kind: neurokern_core::OpKind, d: [usize; 4], flags: [bool; 2]) -> Op {
-    use neurokern_core::op::*;
+    use neurokern_core::op::FieldKind;
     use neurokern_core::OpKind as K;
-    let [a, b, c, e] = d;
-    match kind {
-        K::MatMul => MatMul {
-            b: a,
-            m: b,
-            k: c,
-            n: e,
+    let mut dims = d.into_iter();
+    let (mut ds, mut ss, mut fl) = ([0usize; 6], [0f32; 6], 0u32);
+    for f in kind.fields() {
+        match f.kind {
+            FieldKind::Dim => ds[f.slot] = dims.next().unwrap_or(1),
+            FieldKind::Count => ds[f.slot] = 3,
+            FieldKind::Flag => fl |= u32::from(flags.get(f.slot) == Some(&true)) << f.slot,
+            FieldKind::Scalar => {
+                ss[f.slot] = match (kind, f.name) {
+                    (K::AdamUpdate, "lr") => 0.01,
+                    (K::AdamUpdate, "eps") => 1e-6,
+                    (_, "eps") => 1e-3,
+                    (_, "beta1") => 0.9,
+                    (_, "beta2") => 0.999,
+                    (_, "weight_decay") => 0.1,
+                    (_, "decay") => {
+                        if flags[0] {
+                            0.125
+                        } else {
+                            0.0
+                        }
+                    }
+                    (K::ShapeLoss, "threshold") | (_, "penalty") => 0.5,
+                    // lr, reward, threshold, and any new scalar: 0.25 is finite, > 0, in
+                    // [0, 1) and not NaN, so it lies in every scalar domain of OPS.md.
+                    _ => 0.25,
+                }
+            }
         }
-        .into(),
-        K::MatMulBackward => MatMulBackward {
-            b: a,
-            m: b,
-            k: c,
-            n: e,
-            want_d_a: flags[0],
-            want_d_w: flags[1],
-        }
-        .into(),
-        K::MatMulBatched => MatMulBatched {
-            b: a,
-            m: b,
-            k: c,
-            n: e,
-        }
-        .into(),
-        K::MatMulBatchedBackward => MatMulBatchedBackward {
-            b: a,
-            m: b,
-            k: c,
-            n: e,
-            want_d_a: flags[0],
-            want_d_w: flags[1],
-        }
-        .into(),
-        K::Softmax => Softmax { rows: a, len: b }.into(),
-        K::LogSoftmax => LogSoftmax { rows: a, len: b }.into(),
-        K::SoftmaxBackward => SoftmaxBackward { rows: a, len: b }.into(),
-        K::CrossEntropyLossGrad => CrossEntropyLossGrad { rows: a, vocab: b }.into(),
-        K::Gelu => Gelu { n: a }.into(),
-        K::GeluBackward => GeluBackward { n: a }.into(),
-        K::Add => Add { n: a }.into(),
-        K::Mul => Mul { n: a }.into(),
-        K::MulBackward => MulBackward {
-            n: a,
-            want_d_a: flags[0],
-            want_d_b: flags[1],
-        }
-        .into(),
-        K::LayerNorm => LayerNorm {
-            rows: a,
-            len: b,
-            eps: 1e-3,
-            affine: flags[0],
-        }
-        .into(),
-        K::LayerNormBackward => LayerNormBackward {
-            rows: a,
-            len: b,
-            eps: 1e-3,
-            affine: flags[0],
-        }
-        .into(),
-        K::Transpose => Transpose { rows: a, cols: b }.into(),
-        K::TransposeBatched => TransposeBatched { b: a, d1: b, d2: c }.into(),
-        K::Transpose12 => Transpose12 {
-            b: a,
-            d1: b,
-            d2: c,
-            d3: e,
-        }
-        .into(),
-        K::AdamUpdate => AdamUpdate {
-            n: a,
-            lr: 0.01,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-6,
-            weight_decay: 0.1,
-            t: 3,
-            decoupled: flags[0],
-        }
-        .into(),
-        K::EmbeddingLookup => EmbeddingLookup {
-            b: a,
-            s: b,
-            vocab: c,
-            dim: e,
-        }
-        .into(),
-        K::EmbeddingBackward => EmbeddingBackward {
-            b: a,
-            s: b,
-            vocab: c,
-            dim: e,
-        }
-        .into(),
-        K::ReduceSum01 => ReduceSum01 { b: a, m: b, n: c }.into(),
-        K::AddBias => AddBias { b: a, m: b, n: c }.into(),
-        K::AddBroadcastPe => AddBroadcastPe { b: a, s: b, e: c }.into(),
-        K::HebbianUpdate => HebbianUpdate {
-            b: a,
-            m: b,
-            k: c,
-            n: e,
-            lr: 0.25,
-            decay: if flags[0] { 0.125 } else { 0.0 },
-        }
-        .into(),
-        K::ThresholdSpike => ThresholdSpike {
-            n: a,
-            threshold: 0.25,
-        }
-        .into(),
-        K::DynamicTokenAssignment => DynamicTokenAssignment {
-            b: a,
-            s: b,
-            e: c,
-            t: e,
-            want_best: flags[0],
-        }
-        .into(),
-        K::PairwiseSimilarity => PairwiseSimilarity { n: a, d: b }.into(),
-        K::ProtoSegmentedSum => ProtoSegmentedSum {
-            m: a,
-            e: b,
-            t: c,
-            mode: if flags[0] {
-                SumMode::Atomic
-            } else {
-                SumMode::Deterministic
-            },
-        }
-        .into(),
-        K::ProtoUpdateStep => ProtoUpdateStep {
-            t: a,
-            e: b,
-            lr: 0.25,
-        }
-        .into(),
-        K::ShapeLoss => ShapeLoss {
-            rows: a,
-            vocab: b,
-            pairs: c,
-            penalty: 0.5,
-            reward: 0.25,
-            threshold: 0.5,
-        }
-        .into(),
     }
+    Op::from_fields(kind, &ds, &ss, fl).expect("fields from the kind's own list")
 }

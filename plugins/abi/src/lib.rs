@@ -58,6 +58,8 @@ mod desc;
 #[cfg(feature = "std")]
 pub mod export;
 #[cfg(feature = "std")]
+pub mod abi_md;
+#[cfg(feature = "std")]
 pub mod header;
 
 use core::ffi::{c_char, c_void};
