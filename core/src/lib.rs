@@ -5,7 +5,7 @@
 //!
 //! ## The op model
 //!
-//! Ops are data. Each op of the catalog (`shared/spec/OPS.md`) is a plain descriptor —
+//! Ops are data. Each op of the catalog (`docs/OPS.md`) is a plain descriptor —
 //! dims, flags and scalars, e.g. [`op::MatMul`] `{ b, m, k, n }` — gathered in the
 //! [`Op`] enum. A descriptor knows
 //!
@@ -38,38 +38,10 @@
 //!
 //! ## The ops and their formulas
 //!
-//! | op | descriptor |
-//! |---|---|
-//! | `matmul` | [`op::MatMul`] |
-//! | `matmul_backward` | [`op::MatMulBackward`] |
-//! | `matmul_batched` | [`op::MatMulBatched`] |
-//! | `matmul_batched_backward` | [`op::MatMulBatchedBackward`] |
-//! | `softmax` | [`op::Softmax`] |
-//! | `log_softmax` | [`op::LogSoftmax`] |
-//! | `softmax_backward` | [`op::SoftmaxBackward`] |
-//! | `cross_entropy_loss_grad` | [`op::CrossEntropyLossGrad`] |
-//! | `gelu` | [`op::Gelu`] |
-//! | `gelu_backward` | [`op::GeluBackward`] |
-//! | `add`, `mul` | [`op::Add`], [`op::Mul`] |
-//! | `mul_backward` | [`op::MulBackward`] |
-//! | `layer_norm` | [`op::LayerNorm`] |
-//! | `layer_norm_backward` | [`op::LayerNormBackward`] |
-//! | `transpose` | [`op::Transpose`] |
-//! | `transpose_batched` | [`op::TransposeBatched`] |
-//! | `transpose_12` | [`op::Transpose12`] |
-//! | `adam_update` | [`op::AdamUpdate`] |
-//! | `embedding_lookup` | [`op::EmbeddingLookup`] |
-//! | `embedding_backward` | [`op::EmbeddingBackward`] |
-//! | `reduce_sum_01` | [`op::ReduceSum01`] |
-//! | `add_bias` | [`op::AddBias`] |
-//! | `add_broadcast_pe` | [`op::AddBroadcastPe`] |
-//! | `hebbian_update` | [`op::HebbianUpdate`] |
-//! | `threshold_spike` | [`op::ThresholdSpike`] |
-//! | `dynamic_token_assignment` | [`op::DynamicTokenAssignment`] |
-//! | `pairwise_similarity` | [`op::PairwiseSimilarity`] |
-//! | `proto_segmented_sum` | [`op::ProtoSegmentedSum`] |
-//! | `proto_update_step` | [`op::ProtoUpdateStep`] |
-//! | `shape_loss` | [`op::ShapeLoss`] |
+//! [`OpKind`] lists every op, each variant linking to its descriptor in [`op`], whose
+//! documentation gives the formula. The `ops!` table in `op/mod.rs` is the one list of
+//! ops and their fields ([`op::fields`]): the C ABI's packing, its documentation and the
+//! fuzzers' generators are derived from it.
 
 #![no_std]
 #![deny(missing_docs)]

@@ -1,6 +1,6 @@
 //! The reference CPU implementation: the oracle every backend is judged against.
 //!
-//! It computes each op exactly as `shared/spec/OPS.md` says, in a fixed, documented order:
+//! It computes each op exactly as `docs/OPS.md` says, in a fixed, documented order:
 //!
 //! * f16 inputs are widened exactly to f32; sums and dot products accumulate in f32 in
 //!   increasing index order (`Σ_k` runs `k = 0, 1, …`; scatter sums run in increasing row
