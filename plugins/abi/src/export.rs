@@ -408,17 +408,14 @@ pub unsafe extern "C" fn buffer_alloc<P: Plugin>(
                 format!("{len} elements do not fit this host"),
             )
         })?;
-        let buf = d
-            .backend
-            .alloc(elem, len)
-            .map_err(|e| {
-                // An allocation failure is out-of-memory unless the plugin says otherwise.
-                let status = match P::error_status(&e) {
-                    Status::BACKEND => Status::OUT_OF_MEMORY,
-                    s => s,
-                };
-                Fail(status, format!("alloc of {len} {elem}: {e}"))
-            })?;
+        let buf = d.backend.alloc(elem, len).map_err(|e| {
+            // An allocation failure is out-of-memory unless the plugin says otherwise.
+            let status = match P::error_status(&e) {
+                Status::BACKEND => Status::OUT_OF_MEMORY,
+                s => s,
+            };
+            Fail(status, format!("alloc of {len} {elem}: {e}"))
+        })?;
         let b = Box::new(BufferBox::<P> {
             header: HandleHeader {
                 magic: BUFFER_MAGIC,

@@ -137,16 +137,16 @@ fn train(dev: &Device) -> neurokern::Result<(f32, f32)> {
     let (mut first, mut last) = (0.0, 0.0);
     for step in 1..=60u32 {
         // Forward.
-        dev.embedding_lookup(&idx, &table.w, &mut x)?;
-        dev.matmul(&x, &w1.w, &mut h)?;
-        dev.add_bias(&h, &b1.w, &mut hb)?;
-        dev.gelu(&hb, &mut g)?;
-        dev.matmul(&g, &w2.w, &mut logits)?;
+        dev.embedding_lookup_into(&idx, &table.w, &mut x)?;
+        dev.matmul_into(&x, &w1.w, &mut h)?;
+        dev.add_bias_into(&h, &b1.w, &mut hb)?;
+        dev.gelu_into(&hb, &mut g)?;
+        dev.matmul_into(&g, &w2.w, &mut logits)?;
         let flat = logits;
         let flat = flat.reshape(&[B * S, v])?;
-        dev.log_softmax(&flat, &mut logp)?;
+        dev.log_softmax_into(&flat, &mut logp)?;
         logits = flat.reshape(&[B, S, v])?;
-        dev.cross_entropy_loss_grad(&logp, &target, &mut d_logits, &mut loss)?;
+        dev.cross_entropy_loss_grad_into(&logp, &target, &mut d_logits, &mut loss)?;
         let mean = loss.download::<f32>()?.iter().sum::<f32>() / (B * S) as f32;
         if step == 1 {
             first = mean;
@@ -158,12 +158,12 @@ fn train(dev: &Device) -> neurokern::Result<(f32, f32)> {
 
         // Backward (the cross-entropy gradient is w.r.t. the logits already).
         let d_logits3 = d_logits.reshape(&[B, S, v])?;
-        dev.matmul_backward(&g, &w2.w, &d_logits3, Some(&mut d_g), Some(&mut w2.g))?;
+        dev.matmul_backward_into(&g, &w2.w, &d_logits3, Some(&mut d_g), Some(&mut w2.g))?;
         d_logits = d_logits3.reshape(&[B * S, v])?;
-        dev.gelu_backward(&hb, &d_g, &mut d_h)?;
-        dev.reduce_sum_01(&d_h, &mut b1.g)?;
-        dev.matmul_backward(&x, &w1.w, &d_h, Some(&mut d_x), Some(&mut w1.g))?;
-        dev.embedding_backward(&d_x, &idx, &mut table.g)?;
+        dev.gelu_backward_into(&hb, &d_g, &mut d_h)?;
+        dev.reduce_sum_01_into(&d_h, &mut b1.g)?;
+        dev.matmul_backward_into(&x, &w1.w, &d_h, Some(&mut d_x), Some(&mut w1.g))?;
+        dev.embedding_backward_into(&d_x, &idx, &mut table.g)?;
 
         for p in [&mut table, &mut w1, &mut b1, &mut w2] {
             p.step(dev, &hp, step)?;

@@ -199,6 +199,17 @@ pub enum Error {
         got: Vec<usize>,
     },
 
+    /// The operands of a typed call do not go together (an optional output without the
+    /// input that enables it, half of a pair), or a size the caller chose is out of reach;
+    /// said in terms of the method's own arguments.
+    #[error("{op}: {message}")]
+    Usage {
+        /// The op.
+        op: &'static str,
+        /// What is wrong and how to call it instead.
+        message: String,
+    },
+
     /// A tensor has the wrong element type for the typed call.
     #[error("{op}: operand `{operand}` has element type {got}, expected {expected}")]
     ElemType {

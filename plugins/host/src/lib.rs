@@ -8,12 +8,13 @@
 //! use neurokern::{ElemType, Runtime};
 //!
 //! let rt = Runtime::discover();
-//! let dev = rt.device("cpu")?;
+//! let dev = rt.device("cpu")?; // the CPU plugin, or the built-in CPU device
 //! let a = dev.upload(&[2, 3], &[1.0f32, 2.0, 3.0, 4.0, 5.0, 6.0])?;
 //! let w = dev.upload(&[3, 1], &[1.0f32, 1.0, 1.0])?;
-//! let mut c = dev.zeros(ElemType::F32, &[2, 1])?;
-//! dev.matmul(&a, &w, &mut c)?;
+//! let c = dev.matmul(&a, &w)?; // allocating; `matmul_into` writes a given tensor
 //! assert_eq!(c.download::<f32>()?, vec![6.0, 15.0]);
+//! let mut c2 = dev.zeros(ElemType::F32, &[2, 1])?;
+//! dev.matmul_into(&a, &w, &mut c2)?;
 //! # Ok::<(), neurokern::Error>(())
 //! ```
 //!
@@ -101,11 +102,11 @@ mod plugin;
 mod preflight;
 mod runtime;
 
+pub use builtin::{BUILTIN, BUILTIN_PATH};
 pub use device::{Buffer, Device, Element, Tensor};
 pub use error::{Error, Result};
 pub use ops::AdamParams;
 pub use plugin::Plugin;
-pub use builtin::{BUILTIN, BUILTIN_PATH};
 pub use runtime::{
     is_plugin_file_name, target_profile_dir, Candidate, Runtime, RuntimeBuilder, Source,
     MAX_PLUGIN_FILE_SIZE, PLUGIN_PATH_ENV,

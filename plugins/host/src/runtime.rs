@@ -235,7 +235,11 @@ impl RuntimeBuilder {
         }
         let opened = plugins
             .iter()
-            .map(|p| (0..p.device_names().len().max(1)).map(|_| OnceLock::new()).collect())
+            .map(|p| {
+                (0..p.device_names().len().max(1))
+                    .map(|_| OnceLock::new())
+                    .collect()
+            })
             .collect();
         Runtime {
             plugins,
@@ -612,11 +616,15 @@ impl Runtime {
             },
             None => (spec, 0),
         };
-        let found = self.plugins.iter().position(|p| p.name() == name).or_else(|| {
-            (name == "cpu")
-                .then(|| self.plugins.iter().position(|p| p.name() == crate::BUILTIN))
-                .flatten()
-        });
+        let found = self
+            .plugins
+            .iter()
+            .position(|p| p.name() == name)
+            .or_else(|| {
+                (name == "cpu")
+                    .then(|| self.plugins.iter().position(|p| p.name() == crate::BUILTIN))
+                    .flatten()
+            });
         match found {
             Some(p) => self.slot(p, index),
             None => Err(Error::NoSuchDevice {

@@ -55,14 +55,14 @@ fn a_plugin_written_in_c_loads_and_runs() {
         .upload(&[4], &[0.5f32, 0.25, -3.0, f32::INFINITY])
         .unwrap();
     let mut c = dev.zeros(ElemType::F32, &[4]).unwrap();
-    dev.add(&a, &b, &mut c).unwrap();
+    dev.add_into(&a, &b, &mut c).unwrap();
     assert_eq!(
         c.download::<f32>().unwrap(),
         vec![1.5, 2.25, 0.0, f32::INFINITY]
     );
     // What the device does not support is refused by the host before the call.
     let mut y = dev.zeros(ElemType::F32, &[4]).unwrap();
-    let err = dev.gelu(&a, &mut y).unwrap_err();
+    let err = dev.gelu_into(&a, &mut y).unwrap_err();
     assert!(
         matches!(
             err,

@@ -71,10 +71,7 @@ fn a_device_file_is_listed_not_read() {
         return;
     }
     let r = discover(vec![zero.clone()], None);
-    assert!(
-        reason_for(&r, &zero).contains("character device"),
-        "{r:?}"
-    );
+    assert!(reason_for(&r, &zero).contains("character device"), "{r:?}");
 }
 
 #[test]
@@ -92,7 +89,10 @@ fn directories_and_symlink_loops_named_like_plugins_are_listed() {
     assert!(reason_for(&r, &sub).contains("directory"), "{r:?}");
     assert!(reason_for(&r, &a).contains("symbolic link loop"), "{r:?}");
     assert!(reason_for(&r, &b).contains("symbolic link loop"), "{r:?}");
-    assert!(reason_for(&r, &dangling).contains("link to nothing"), "{r:?}");
+    assert!(
+        reason_for(&r, &dangling).contains("link to nothing"),
+        "{r:?}"
+    );
 }
 
 #[test]

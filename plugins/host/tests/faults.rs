@@ -264,13 +264,18 @@ fn panicking_plugin_gives_an_error_and_the_host_goes_on() {
                 .path(fixture)
                 .path(cpu)
                 .build();
-            assert_eq!(rt.plugins().len(), 3, "two files and the built-in: {:?}", rt.candidates());
+            assert_eq!(
+                rt.plugins().len(),
+                3,
+                "two files and the built-in: {:?}",
+                rt.candidates()
+            );
             let bad = rt.device("fixture").unwrap();
             let a = bad.upload(&[2, 2], &[1.0f32, 2.0, 3.0, 4.0]).unwrap();
             let w = bad.upload(&[2, 2], &[1.0f32, 0.0, 0.0, 1.0]).unwrap();
             let mut c = bad.zeros(ElemType::F32, &[2, 2]).unwrap();
             for _ in 0..3 {
-                let err = bad.matmul(&a, &w, &mut c).unwrap_err();
+                let err = bad.matmul_into(&a, &w, &mut c).unwrap_err();
                 match &err {
                     Error::Plugin {
                         plugin,
@@ -312,7 +317,7 @@ fn panicking_plugin_gives_an_error_and_the_host_goes_on() {
                             let x = bad.zeros(ElemType::F32, &[t + 1]).unwrap();
                             let mut y = bad.zeros(ElemType::F32, &[t + 1]).unwrap();
                             let err = if t % 2 == 0 {
-                                bad.gelu(&x, &mut y).unwrap_err()
+                                bad.gelu_into(&x, &mut y).unwrap_err()
                             } else {
                                 bad.synchronize().unwrap_err()
                             };
@@ -402,7 +407,7 @@ fn a_tensor_of_device_a_passed_to_device_b_is_an_error() {
     let x = a_dev.upload(&[2, 2], &[1.0f32; 4]).unwrap();
     let w = b_dev.upload(&[2, 2], &[1.0f32; 4]).unwrap();
     let mut c = b_dev.zeros(ElemType::F32, &[2, 2]).unwrap();
-    let err = b_dev.matmul(&x, &w, &mut c).unwrap_err();
+    let err = b_dev.matmul_into(&x, &w, &mut c).unwrap_err();
     match &err {
         Error::WrongDevice {
             op,
@@ -418,7 +423,7 @@ fn a_tensor_of_device_a_passed_to_device_b_is_an_error() {
         e => panic!("expected WrongDevice, got {e}"),
     }
     let mut y = a2_dev.zeros(ElemType::F32, &[2, 2]).unwrap();
-    let err = a2_dev.gelu(&x, &mut y).unwrap_err();
+    let err = a2_dev.gelu_into(&x, &mut y).unwrap_err();
     assert!(
         matches!(err, Error::WrongDevice { operand: "x", .. }),
         "{err}"
@@ -472,11 +477,11 @@ fn runtime_device_tensor_are_send_and_sync_and_work_from_many_threads() {
                     let v = (t * 100 + i) as f32;
                     let a = dev.upload(&[1, 3], &[v, 1.0, 0.0]).unwrap();
                     let mut c = dev.zeros(ElemType::F32, &[1, 2]).unwrap();
-                    dev.matmul(&a, w, &mut c).unwrap();
+                    dev.matmul_into(&a, w, &mut c).unwrap();
                     assert_eq!(c.download::<f32>().unwrap(), vec![v + 3.0, 2.0 * v + 4.0]);
                     // Errors carry their own message on every thread.
                     let mut bad = dev.zeros(ElemType::F32, &[1, 3]).unwrap();
-                    let err = dev.matmul(&a, w, &mut bad).unwrap_err();
+                    let err = dev.matmul_into(&a, w, &mut bad).unwrap_err();
                     assert!(matches!(err, Error::Shape { operand: "c", .. }), "{err}");
                 }
             });
@@ -486,7 +491,7 @@ fn runtime_device_tensor_are_send_and_sync_and_work_from_many_threads() {
         let x = dev2.upload(&[4], &[1.0f32, -1.0, 0.5, 2.0]).unwrap();
         s.spawn(move || {
             let mut y = dev2.zeros(ElemType::F32, &[4]).unwrap();
-            dev2.threshold_spike(&x, &mut y, 0.75).unwrap();
+            dev2.threshold_spike_into(&x, &mut y, 0.75).unwrap();
             assert_eq!(y.download::<f32>().unwrap(), vec![1.0, 0.0, 0.0, 1.0]);
         });
     });
@@ -512,6 +517,6 @@ fn matmul_check(dev: &Device) {
     let a = dev.upload(&[2, 2], &[1.0f32, 2.0, 3.0, 4.0]).unwrap();
     let w = dev.upload(&[2, 2], &[1.0f32, 0.0, 0.0, 1.0]).unwrap();
     let mut c = dev.zeros(ElemType::F32, &[2, 2]).unwrap();
-    dev.matmul(&a, &w, &mut c).unwrap();
+    dev.matmul_into(&a, &w, &mut c).unwrap();
     assert_eq!(c.download::<f32>().unwrap(), vec![1.0, 2.0, 3.0, 4.0]);
 }

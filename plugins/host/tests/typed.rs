@@ -115,7 +115,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[b, m, k], &[k, n], &[b, m, n]],
         |d, t| {
             slots!(t, [Some(a), Some(w), Some(c)]);
-            d.matmul(a, w, c).unwrap();
+            d.matmul_into(a, w, c).unwrap();
         },
     );
     // A 2-D A is the 3-D one with B = 1.
@@ -125,7 +125,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[m, k], &[k, n], &[m, n]],
         |d, t| {
             slots!(t, [Some(a), Some(w), Some(c)]);
-            d.matmul(a, w, c).unwrap();
+            d.matmul_into(a, w, c).unwrap();
         },
     );
     let mb = MatMulBackward {
@@ -142,7 +142,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[b, m, k], &[k, n], &[b, m, n], &[b, m, k]],
         |d, t| {
             slots!(t, [Some(a), Some(w), Some(dc), da, dw]);
-            d.matmul_backward(a, w, dc, da.as_mut(), dw.as_mut())
+            d.matmul_backward_into(a, w, dc, da.as_mut(), dw.as_mut())
                 .unwrap();
         },
     );
@@ -152,7 +152,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[b, m, k], &[b, k, n], &[b, m, n]],
         |d, t| {
             slots!(t, [Some(a), Some(w), Some(c)]);
-            d.matmul_batched(a, w, c).unwrap();
+            d.matmul_batched_into(a, w, c).unwrap();
         },
     );
     let mbb = MatMulBatchedBackward {
@@ -169,7 +169,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[b, m, k], &[b, k, n], &[b, m, n], &[b, k, n]],
         |d, t| {
             slots!(t, [Some(a), Some(w), Some(dc), da, dw]);
-            d.matmul_batched_backward(a, w, dc, da.as_mut(), dw.as_mut())
+            d.matmul_batched_backward_into(a, w, dc, da.as_mut(), dw.as_mut())
                 .unwrap();
         },
     );
@@ -179,7 +179,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[2, 3, 5], &[2, 3, 5]],
         |d, t| {
             slots!(t, [Some(x), Some(y)]);
-            d.softmax(x, y).unwrap();
+            d.softmax_into(x, y).unwrap();
         },
     );
     case(
@@ -188,7 +188,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[6, 5], &[6, 5]],
         |d, t| {
             slots!(t, [Some(x), Some(y)]);
-            d.log_softmax(x, y).unwrap();
+            d.log_softmax_into(x, y).unwrap();
         },
     );
     case(
@@ -197,7 +197,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[6, 5], &[6, 5], &[6, 5]],
         |d, t| {
             slots!(t, [Some(dy), Some(y), Some(dx)]);
-            d.softmax_backward(dy, y, dx).unwrap();
+            d.softmax_backward_into(dy, y, dx).unwrap();
         },
     );
     case(
@@ -206,12 +206,12 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[6, 4], &[6], &[6, 4], &[6]],
         |d, t| {
             slots!(t, [Some(lp), Some(tg), Some(g), Some(l)]);
-            d.cross_entropy_loss_grad(lp, tg, g, l).unwrap();
+            d.cross_entropy_loss_grad_into(lp, tg, g, l).unwrap();
         },
     );
     case(&d, Gelu { n: 12 }, &[&[3, 4], &[3, 4]], |d, t| {
         slots!(t, [Some(x), Some(y)]);
-        d.gelu(x, y).unwrap();
+        d.gelu_into(x, y).unwrap();
     });
     case(
         &d,
@@ -219,16 +219,16 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[12], &[12], &[12]],
         |d, t| {
             slots!(t, [Some(x), Some(dy), Some(dx)]);
-            d.gelu_backward(x, dy, dx).unwrap();
+            d.gelu_backward_into(x, dy, dx).unwrap();
         },
     );
     case(&d, Add { n: 12 }, &[&[12], &[12], &[12]], |d, t| {
         slots!(t, [Some(a), Some(b), Some(c)]);
-        d.add(a, b, c).unwrap();
+        d.add_into(a, b, c).unwrap();
     });
     case(&d, Mul { n: 12 }, &[&[12], &[12], &[12]], |d, t| {
         slots!(t, [Some(a), Some(b), Some(c)]);
-        d.mul(a, b, c).unwrap();
+        d.mul_into(a, b, c).unwrap();
     });
     let mub = MulBackward {
         n: 12,
@@ -237,7 +237,8 @@ fn every_typed_method_builds_the_right_descriptor() {
     };
     case(&d, mub, &[&[12], &[12], &[12], &[12], &[12]], |d, t| {
         slots!(t, [Some(dc), Some(a), Some(b), da, db]);
-        d.mul_backward(dc, a, b, da.as_mut(), db.as_mut()).unwrap();
+        d.mul_backward_into(dc, a, b, da.as_mut(), db.as_mut())
+            .unwrap();
     });
     let ln = LayerNorm {
         rows: 4,
@@ -247,7 +248,8 @@ fn every_typed_method_builds_the_right_descriptor() {
     };
     case(&d, ln, &[&[4, 6], &[6], &[6], &[4, 6]], |d, t| {
         slots!(t, [Some(x), g, b, Some(y)]);
-        d.layer_norm(x, g.as_ref(), b.as_ref(), y, 1e-5).unwrap();
+        d.layer_norm_into(x, g.as_ref(), b.as_ref(), y, 1e-5)
+            .unwrap();
     });
     let ln = LayerNorm {
         rows: 4,
@@ -257,7 +259,8 @@ fn every_typed_method_builds_the_right_descriptor() {
     };
     case(&d, ln, &[&[4, 6], &[4, 6]], |d, t| {
         slots!(t, [Some(x), g, b, Some(y)]);
-        d.layer_norm(x, g.as_ref(), b.as_ref(), y, 1e-5).unwrap();
+        d.layer_norm_into(x, g.as_ref(), b.as_ref(), y, 1e-5)
+            .unwrap();
     });
     let lnb = LayerNormBackward {
         rows: 4,
@@ -271,7 +274,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[4, 6], &[4, 6], &[6], &[4, 6], &[6], &[6]],
         |d, t| {
             slots!(t, [Some(dy), Some(x), g, Some(dx), dg, db]);
-            d.layer_norm_backward(dy, x, g.as_ref(), dx, dg.as_mut(), db.as_mut(), 1e-3)
+            d.layer_norm_backward_into(dy, x, g.as_ref(), dx, dg.as_mut(), db.as_mut(), 1e-3)
                 .unwrap();
         },
     );
@@ -281,7 +284,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[3, 4], &[4, 3]],
         |d, t| {
             slots!(t, [Some(x), Some(y)]);
-            d.transpose(x, y).unwrap();
+            d.transpose_into(x, y).unwrap();
         },
     );
     case(
@@ -290,7 +293,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[2, 3, 4], &[2, 4, 3]],
         |d, t| {
             slots!(t, [Some(x), Some(y)]);
-            d.transpose_batched(x, y).unwrap();
+            d.transpose_batched_into(x, y).unwrap();
         },
     );
     let t12 = Transpose12 {
@@ -301,7 +304,7 @@ fn every_typed_method_builds_the_right_descriptor() {
     };
     case(&d, t12, &[&[2, 3, 4, 2], &[2, 4, 3, 2]], |d, t| {
         slots!(t, [Some(x), Some(y)]);
-        d.transpose_12(x, y).unwrap();
+        d.transpose_12_into(x, y).unwrap();
     });
     let hp = AdamParams {
         lr: 0.01,
@@ -331,7 +334,7 @@ fn every_typed_method_builds_the_right_descriptor() {
     };
     case(&d, el, &[&[2, 3], &[4, 5], &[2, 3, 5]], |d, t| {
         slots!(t, [Some(i), Some(tb), Some(o)]);
-        d.embedding_lookup(i, tb, o).unwrap();
+        d.embedding_lookup_into(i, tb, o).unwrap();
     });
     let eb = EmbeddingBackward {
         b: 2,
@@ -341,7 +344,7 @@ fn every_typed_method_builds_the_right_descriptor() {
     };
     case(&d, eb, &[&[2, 3, 5], &[2, 3], &[4, 5]], |d, t| {
         slots!(t, [Some(o), Some(i), Some(tb)]);
-        d.embedding_backward(o, i, tb).unwrap();
+        d.embedding_backward_into(o, i, tb).unwrap();
     });
     case(
         &d,
@@ -349,7 +352,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[2, 3, 4], &[4]],
         |d, t| {
             slots!(t, [Some(x), Some(y)]);
-            d.reduce_sum_01(x, y).unwrap();
+            d.reduce_sum_01_into(x, y).unwrap();
         },
     );
     case(
@@ -358,7 +361,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[2, 3, 4], &[4], &[2, 3, 4]],
         |d, t| {
             slots!(t, [Some(x), Some(b), Some(y)]);
-            d.add_bias(x, b, y).unwrap();
+            d.add_bias_into(x, b, y).unwrap();
         },
     );
     case(
@@ -367,7 +370,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[2, 3, 4], &[3, 4], &[2, 3, 4]],
         |d, t| {
             slots!(t, [Some(x), Some(pe), Some(y)]);
-            d.add_broadcast_pe(x, pe, y).unwrap();
+            d.add_broadcast_pe_into(x, pe, y).unwrap();
         },
     );
     let hb = HebbianUpdate {
@@ -391,7 +394,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[12], &[12]],
         |d, t| {
             slots!(t, [Some(x), Some(y)]);
-            d.threshold_spike(x, y, 0.25).unwrap();
+            d.threshold_spike_into(x, y, 0.25).unwrap();
         },
     );
     let dta = DynamicTokenAssignment {
@@ -403,7 +406,8 @@ fn every_typed_method_builds_the_right_descriptor() {
     };
     case(&d, dta, &[&[2, 3, 4], &[5, 4], &[2, 3], &[2, 3]], |d, t| {
         slots!(t, [Some(a), Some(p), Some(i), best]);
-        d.dynamic_token_assignment(a, p, i, best.as_mut()).unwrap();
+        d.dynamic_token_assignment_into(a, p, i, best.as_mut())
+            .unwrap();
     });
     case(
         &d,
@@ -411,7 +415,7 @@ fn every_typed_method_builds_the_right_descriptor() {
         &[&[4, 3], &[4, 4]],
         |d, t| {
             slots!(t, [Some(x), Some(s)]);
-            d.pairwise_similarity(x, s).unwrap();
+            d.pairwise_similarity_into(x, s).unwrap();
         },
     );
     let pss = ProtoSegmentedSum {
@@ -422,7 +426,7 @@ fn every_typed_method_builds_the_right_descriptor() {
     };
     case(&d, pss, &[&[6, 3], &[6], &[4, 3], &[4]], |d, t| {
         slots!(t, [Some(a), Some(i), Some(s), Some(c)]);
-        d.proto_segmented_sum(a, i, s, c, SumMode::Deterministic)
+        d.proto_segmented_sum_into(a, i, s, c, SumMode::Deterministic)
             .unwrap();
     });
     case(
@@ -448,7 +452,7 @@ fn every_typed_method_builds_the_right_descriptor() {
     };
     case(&d, sl, &[&[4], &[4, 5], &[4], &[2, 2], &[4]], |d, t| {
         slots!(t, [Some(li), Some(p), Some(tg), Some(pr), Some(lo)]);
-        d.shape_loss(li, p, tg, pr, lo, 1.0, 0.5, 0.1).unwrap();
+        d.shape_loss_into(li, p, tg, pr, lo, 1.0, 0.5, 0.1).unwrap();
     });
 }
 
@@ -467,7 +471,7 @@ fn shape_and_type_mistakes_name_the_op_and_operand() {
     let a = d.zeros(ElemType::F32, &[2, 3, 4]).unwrap();
     let w = d.zeros(ElemType::F32, &[5, 6]).unwrap();
     let mut c = d.zeros(ElemType::F32, &[2, 3, 6]).unwrap();
-    let err = d.matmul(&a, &w, &mut c).unwrap_err();
+    let err = d.matmul_into(&a, &w, &mut c).unwrap_err();
     assert!(
         matches!(
             err,
@@ -484,7 +488,7 @@ fn shape_and_type_mistakes_name_the_op_and_operand() {
         "matmul: operand `w` has shape [5, 6], expected [4, 6]"
     );
     let i = d.zeros(ElemType::I32, &[2, 3, 4]).unwrap();
-    let err = d.gelu(&i, &mut c).unwrap_err();
+    let err = d.gelu_into(&i, &mut c).unwrap_err();
     assert!(
         matches!(
             err,
@@ -500,7 +504,7 @@ fn shape_and_type_mistakes_name_the_op_and_operand() {
     // Mixed dtypes are caught by core validation, with core's error.
     let h = d.zeros(ElemType::F16, &[2, 3, 4]).unwrap();
     let mut y = d.zeros(ElemType::F32, &[2, 3, 4]).unwrap();
-    let err = d.gelu(&h, &mut y).unwrap_err();
+    let err = d.gelu_into(&h, &mut y).unwrap_err();
     assert!(
         matches!(
             err,

@@ -114,7 +114,10 @@ fn cache_file() -> Result<PathBuf, String> {
             Err(e) => tried.push(format!("{}: {e}", dir.display())),
         }
     }
-    Err(format!("no cache directory to put the helper in ({})", tried.join("; ")))
+    Err(format!(
+        "no cache directory to put the helper in ({})",
+        tried.join("; ")
+    ))
 }
 
 fn cache_dirs() -> Vec<PathBuf> {
@@ -142,7 +145,9 @@ fn place_in(dir: &Path, name: &str) -> std::io::Result<PathBuf> {
     let meta = std::fs::metadata(dir)?;
     // SAFETY: `getuid` has no preconditions.
     if meta.uid() != unsafe { libc::getuid() } || meta.mode() & 0o022 != 0 {
-        return Err(std::io::Error::other("owned by another user or writable by others"));
+        return Err(std::io::Error::other(
+            "owned by another user or writable by others",
+        ));
     }
     let path = dir.join(name);
     if std::fs::read(&path).is_ok_and(|b| b == HELPER) {

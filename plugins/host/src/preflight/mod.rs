@@ -237,7 +237,11 @@ fn collect(child: &mut std::process::Child) -> (Vec<u8>, Vec<u8>, bool) {
         let left = deadline.saturating_duration_since(std::time::Instant::now());
         if left.is_zero() {
             let mut it = pipes.into_iter().map(|p| p.2);
-            return (it.next().unwrap_or_default(), it.next().unwrap_or_default(), true);
+            return (
+                it.next().unwrap_or_default(),
+                it.next().unwrap_or_default(),
+                true,
+            );
         }
         let mut fds: Vec<libc::pollfd> = open
             .iter()
@@ -272,7 +276,11 @@ fn collect(child: &mut std::process::Child) -> (Vec<u8>, Vec<u8>, bool) {
         }
     }
     let mut it = pipes.into_iter().map(|p| p.2);
-    (it.next().unwrap_or_default(), it.next().unwrap_or_default(), false)
+    (
+        it.next().unwrap_or_default(),
+        it.next().unwrap_or_default(),
+        false,
+    )
 }
 
 /// The helper's exit status, waiting a little for a process whose pipes are closed;
