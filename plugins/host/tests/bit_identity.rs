@@ -28,160 +28,82 @@ enum Values {
     Special,
 }
 
-/// A random descriptor of `kind`; `zero` makes one dim zero.
+/// A random descriptor of `kind`, built from its field list: dims in `1..=6` (an op's
+/// only dim, and `proto_segmented_sum`'s rows, a product of two: longer elementwise calls,
+/// several rows per segment); `zero` makes one of the first four dims zero (or none, for
+/// an op with fewer); random flags, but a deterministic `proto_segmented_sum`; scalars in
+/// their domains, some of them random.
 fn random_op(kind: OpKind, r: &mut Rng, zero: bool) -> Op {
-    let mut d = |r: &mut Rng| r.usize(1, 6);
-    let mut dims: [usize; 5] = [d(r), d(r), d(r), d(r), d(r)];
+    use neurokern_core::op::FieldKind;
+    use OpKind as K;
+    let (mut dims, mut scalars, mut flags) = ([0usize; 8], [0f32; 8], 0u32);
+    let only_dim = kind
+        .fields()
+        .iter()
+        .filter(|f| f.kind == FieldKind::Dim)
+        .count()
+        == 1;
+    for f in kind.fields() {
+        match f.kind {
+            FieldKind::Dim => {
+                let d = r.usize(1, 6);
+                dims[f.slot] = if only_dim || (kind, f.name) == (K::ProtoSegmentedSum, "m") {
+                    d * r.usize(1, 6)
+                } else {
+                    d
+                };
+            }
+            FieldKind::Count => dims[f.slot] = r.usize(1, 20),
+            FieldKind::Flag => {
+                let set = kind != K::ProtoSegmentedSum && r.bool();
+                flags |= u32::from(set) << f.slot;
+            }
+            FieldKind::Scalar => {
+                scalars[f.slot] = match (kind, f.name) {
+                    (K::AdamUpdate, "lr") => 1e-2,
+                    (K::AdamUpdate, "eps") => 1e-8,
+                    (K::LayerNorm, "eps") => 1e-5,
+                    (_, "eps") => 1e-3,
+                    (_, "beta1") => 0.9,
+                    (_, "beta2") => 0.999,
+                    (_, "weight_decay") => {
+                        if r.bool() {
+                            0.01
+                        } else {
+                            0.0
+                        }
+                    }
+                    (_, "decay") => {
+                        if r.bool() {
+                            0.05
+                        } else {
+                            0.0
+                        }
+                    }
+                    (K::HebbianUpdate, "lr") => 0.1,
+                    (K::ThresholdSpike, "threshold") => r.unit(),
+                    (K::ShapeLoss, "penalty") => 1.0,
+                    (K::ShapeLoss, "threshold") => 0.3,
+                    (_, "lr") => 0.3,
+                    // `reward`, and any new scalar: 0.5 is finite, > 0, in [0, 1) and not
+                    // NaN, so it lies in every scalar domain of OPS.md.
+                    _ => 0.5,
+                };
+            }
+        }
+    }
     if zero {
         let i = r.usize(0, 3);
-        dims[i] = 0;
+        if let Some(f) = kind
+            .fields()
+            .iter()
+            .filter(|f| f.kind == FieldKind::Dim)
+            .nth(i)
+        {
+            dims[f.slot] = 0;
+        }
     }
-    let [a, b, c, e, f] = dims;
-    let _ = &mut d;
-    match kind {
-        OpKind::MatMul => MatMul {
-            b: a,
-            m: b,
-            k: c,
-            n: e,
-        }
-        .into(),
-        OpKind::MatMulBackward => MatMulBackward {
-            b: a,
-            m: b,
-            k: c,
-            n: e,
-            want_d_a: r.bool(),
-            want_d_w: r.bool(),
-        }
-        .into(),
-        OpKind::MatMulBatched => MatMulBatched {
-            b: a,
-            m: b,
-            k: c,
-            n: e,
-        }
-        .into(),
-        OpKind::MatMulBatchedBackward => MatMulBatchedBackward {
-            b: a,
-            m: b,
-            k: c,
-            n: e,
-            want_d_a: r.bool(),
-            want_d_w: r.bool(),
-        }
-        .into(),
-        OpKind::Softmax => Softmax { rows: a, len: b }.into(),
-        OpKind::LogSoftmax => LogSoftmax { rows: a, len: b }.into(),
-        OpKind::SoftmaxBackward => SoftmaxBackward { rows: a, len: b }.into(),
-        OpKind::CrossEntropyLossGrad => CrossEntropyLossGrad { rows: a, vocab: b }.into(),
-        OpKind::Gelu => Gelu { n: a * b }.into(),
-        OpKind::GeluBackward => GeluBackward { n: a * b }.into(),
-        OpKind::Add => Add { n: a * b }.into(),
-        OpKind::Mul => Mul { n: a * b }.into(),
-        OpKind::MulBackward => MulBackward {
-            n: a * b,
-            want_d_a: r.bool(),
-            want_d_b: r.bool(),
-        }
-        .into(),
-        OpKind::LayerNorm => LayerNorm {
-            rows: a,
-            len: b,
-            eps: 1e-5,
-            affine: r.bool(),
-        }
-        .into(),
-        OpKind::LayerNormBackward => LayerNormBackward {
-            rows: a,
-            len: b,
-            eps: 1e-3,
-            affine: r.bool(),
-        }
-        .into(),
-        OpKind::Transpose => Transpose { rows: a, cols: b }.into(),
-        OpKind::TransposeBatched => TransposeBatched { b: a, d1: b, d2: c }.into(),
-        OpKind::Transpose12 => Transpose12 {
-            b: a,
-            d1: b,
-            d2: c,
-            d3: e,
-        }
-        .into(),
-        OpKind::AdamUpdate => AdamUpdate {
-            n: a * b,
-            lr: 1e-2,
-            beta1: 0.9,
-            beta2: 0.999,
-            eps: 1e-8,
-            weight_decay: if r.bool() { 0.01 } else { 0.0 },
-            t: r.usize(1, 20) as u32,
-            decoupled: r.bool(),
-        }
-        .into(),
-        OpKind::EmbeddingLookup => EmbeddingLookup {
-            b: a,
-            s: b,
-            vocab: c,
-            dim: e,
-        }
-        .into(),
-        OpKind::EmbeddingBackward => EmbeddingBackward {
-            b: a,
-            s: b,
-            vocab: c,
-            dim: e,
-        }
-        .into(),
-        OpKind::ReduceSum01 => ReduceSum01 { b: a, m: b, n: c }.into(),
-        OpKind::AddBias => AddBias { b: a, m: b, n: c }.into(),
-        OpKind::AddBroadcastPe => AddBroadcastPe { b: a, s: b, e: c }.into(),
-        OpKind::HebbianUpdate => HebbianUpdate {
-            b: a,
-            m: b,
-            k: c,
-            n: e,
-            lr: 0.1,
-            decay: if r.bool() { 0.05 } else { 0.0 },
-        }
-        .into(),
-        OpKind::ThresholdSpike => ThresholdSpike {
-            n: a * b,
-            threshold: r.unit(),
-        }
-        .into(),
-        OpKind::DynamicTokenAssignment => DynamicTokenAssignment {
-            b: a,
-            s: b,
-            e: c,
-            t: e,
-            want_best: r.bool(),
-        }
-        .into(),
-        OpKind::PairwiseSimilarity => PairwiseSimilarity { n: a, d: b }.into(),
-        OpKind::ProtoSegmentedSum => ProtoSegmentedSum {
-            m: a * f,
-            e: b,
-            t: c,
-            mode: SumMode::Deterministic,
-        }
-        .into(),
-        OpKind::ProtoUpdateStep => ProtoUpdateStep {
-            t: a,
-            e: b,
-            lr: 0.3,
-        }
-        .into(),
-        OpKind::ShapeLoss => ShapeLoss {
-            rows: a,
-            vocab: b,
-            pairs: c,
-            penalty: 1.0,
-            reward: 0.5,
-            threshold: 0.3,
-        }
-        .into(),
-    }
+    Op::from_fields(kind, &dims, &scalars, flags).expect("fields from the kind's own list")
 }
 
 #[derive(Clone, Debug)]
