@@ -69,9 +69,9 @@ pub(crate) fn open(plugin: &Arc<Plugin>, index: usize) -> Result<Device> {
     let idx = u32::try_from(index).map_err(|_| Error::NoSuchDevice {
         wanted: format!("{}:{index}", plugin.name()),
         available: format!(
-            "plugin `{}` has {} devices",
+            "plugin `{}` has {}",
             plugin.name(),
-            plugin.device_names().len()
+            crate::runtime::count(plugin.device_names().len(), "device")
         ),
     })?;
     let name = plugin
@@ -81,9 +81,9 @@ pub(crate) fn open(plugin: &Arc<Plugin>, index: usize) -> Result<Device> {
         .ok_or_else(|| Error::NoSuchDevice {
             wanted: format!("{}:{index}", plugin.name()),
             available: format!(
-                "plugin `{}` has {} devices",
+                "plugin `{}` has {}",
                 plugin.name(),
-                plugin.device_names().len()
+                crate::runtime::count(plugin.device_names().len(), "device")
             ),
         })?;
     let mut raw: *mut NkDevice = std::ptr::null_mut();
