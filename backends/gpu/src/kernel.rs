@@ -1,6 +1,6 @@
 //! The kernels every GPU backend provides besides the GEMM, as data.
 //!
-//! Each kernel is declared once, in the [`kernels!`] table below: its name in the kernel
+//! Each kernel is declared once, in the `kernels!` table below: its name in the kernel
 //! sources (`nk_gelu`), its arguments in the order the sources declare them (dims, flags,
 //! scalars and buffers, each with its kind), and its logical grid (the work-items it is
 //! launched over; every kernel returns early for ids past its bounds). The table
@@ -111,10 +111,10 @@ pub struct DimTooLarge {
     pub value: usize,
 }
 
-/// Field types by argument kind: `<kinds::in_t as FieldKind<B>>::Ty` is `B`.
 pub mod kinds {
+    //! Field types by argument kind: `<kinds::in_t as FieldKind<B>>::Ty` is `B`. One
+    //! marker type per argument kind of the [`kernels!`](super) table.
     #![allow(non_camel_case_types, missing_debug_implementations)]
-    //! One marker type per argument kind of the [`kernels!`](super) table.
 
     /// The Rust type of a field of this kind, over buffer handles `B`.
     pub trait FieldKind<B> {
