@@ -104,3 +104,7 @@ pub mod opencl {
         }
     }
 }
+
+/// SPIR-V of the GLSL compute shaders (`kernels/glsl`), compiled ahead of time by
+/// `cargo xtask kernels`, for the Vulkan backend.
+pub mod spirv;

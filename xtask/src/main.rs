@@ -8,6 +8,7 @@ mod ci;
 mod conformance;
 mod devices;
 mod fuzz;
+mod kernels;
 mod util;
 
 use std::process::ExitCode;
@@ -33,6 +34,8 @@ enum Task {
     Bench(Rest),
     /// The fuzz targets (cargo-fuzz).
     Fuzz(Rest),
+    /// Compiles the ahead-of-time kernels (GLSL → SPIR-V); `--check` compares with the committed files.
+    Kernels(Rest),
 }
 
 /// The task's own arguments, passed through untouched.
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
         Task::Devices(r) => devices::run(&r.args),
         Task::Bench(r) => bench::run(&r.args),
         Task::Fuzz(r) => fuzz::run(&r.args),
+        Task::Kernels(r) => kernels::run(&r.args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
