@@ -59,12 +59,22 @@ impl Args {
         let ops = self
             .ops
             .iter()
-            .map(|o| OpKind::from_name(o).ok_or_else(|| format!("unknown op `{o}`")))
+            .map(|o| {
+                OpKind::from_name(o).ok_or_else(|| {
+                    let all: Vec<&str> = OpKind::ALL.iter().map(|k| k.name()).collect();
+                    format!("unknown op `{o}`; the ops are: {}", all.join(", "))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let dtypes = self
             .dtypes
             .iter()
-            .map(|d| FloatType::from_name(d).ok_or_else(|| format!("unknown dtype `{d}`")))
+            .map(|d| {
+                FloatType::from_name(d).ok_or_else(|| {
+                    let all: Vec<&str> = FloatType::ALL.iter().map(|t| t.name()).collect();
+                    format!("unknown dtype `{d}`; the dtypes are: {}", all.join(", "))
+                })
+            })
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Filter {
             ops,
@@ -89,11 +99,22 @@ pub fn run(args: &Args) -> Result<bool, String> {
         return Ok(true);
     }
     let t0 = Instant::now();
+    let wanted = |b: &str| args.backends.is_empty() || args.backends.iter().any(|x| x == b);
+    if wanted("opencl") || wanted("opencl-inprocess") {
+        // Opening an OpenCL device builds its kernels; on PoCL the first build takes tens
+        // of seconds with nothing else on screen.
+        eprintln!(
+            "note: an OpenCL device builds its kernels when it is opened (about 25 s on \
+             PoCL on a first run; the driver caches them after)"
+        );
+    }
     let Discovery {
         devices: mut found,
         mut skipped,
     } = devices::discover();
-    let wanted = |b: &str| args.backends.is_empty() || args.backends.iter().any(|x| x == b);
+    let mut backends: Vec<String> = found.iter().map(|d| d.backend().to_string()).collect();
+    backends.extend(skipped.iter().map(|s| s.backend.clone()));
+    backends.dedup();
     found.retain(|d| wanted(d.backend()));
     skipped.retain(|s| wanted(&s.backend));
     let required = devices::required();
@@ -106,6 +127,17 @@ pub fn run(args: &Args) -> Result<bool, String> {
         eprintln!("skipping `{}`: {}", s.backend, s.reason);
     }
     if found.is_empty() {
+        if skipped.is_empty() {
+            return Err(format!(
+                "no device of backend {} was found; the backends found are: {}",
+                args.backends
+                    .iter()
+                    .map(|b| format!("`{b}`"))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                backends.join(", ")
+            ));
+        }
         return Err("no device to run on (see the skipped devices above)".into());
     }
     eprintln!(
@@ -159,4 +191,22 @@ pub fn run(args: &Args) -> Result<bool, String> {
         out.join("report.md").display()
     );
     Ok(report.passed())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_unknown_op_or_dtype_lists_the_valid_ones() {
+        let args = Args::try_parse_from(["conformance", "--op", "nonsense"]).unwrap();
+        let err = args.filter().unwrap_err();
+        assert!(err.contains("unknown op `nonsense`"), "{err}");
+        for k in OpKind::ALL {
+            assert!(err.contains(k.name()), "{err}");
+        }
+        let args = Args::try_parse_from(["conformance", "--dtype", "bf16"]).unwrap();
+        let err = args.filter().unwrap_err();
+        assert!(err.contains("f32") && err.contains("f16"), "{err}");
+    }
 }
