@@ -10,6 +10,13 @@
 //! per storage type: the host prepends `#define NK_HALF 0|1` and the GEMM tile parameters
 //! (see [`opencl::GemmParams`]), and [`opencl::program_source`] stamps the GEMM template
 //! once per variant (transpose of `A`, f32 output).
+//!
+//! ## CUDA
+//!
+//! [`cuda`] holds CUDA C sources for NVRTC (no headers): the table kernels with the
+//! OpenCL kernels' names, arguments and formulas, written as grid-stride loops, and the
+//! GEMMs (strict f32 on the FP32 cores, f16 storage on the tensor cores). A program is one
+//! translation unit per storage type ([`cuda::program_source`]).
 
 /// OpenCL C sources (`kernels/opencl/*.cl`).
 pub mod opencl {
@@ -101,6 +108,100 @@ pub mod opencl {
                 );
             }
             assert!(src.starts_with("#define NK_HALF 1\n"));
+        }
+    }
+}
+
+/// CUDA C sources (`kernels/cuda/*`), compiled at run time by NVRTC.
+pub mod cuda {
+    /// Prelude: storage type, f16 conversions by `cvt` (inline PTX), grid-stride loops,
+    /// warp reductions, the shared `erfc` fit.
+    pub const COMMON: &str = include_str!("../cuda/common.cuh");
+    /// Elementwise ops, activations, Adam, lookups, the transpose, column sums, per-row ops.
+    pub const ELEMENTWISE: &str = include_str!("../cuda/elementwise.cu");
+    /// Rowwise ops, one warp per row (softmax family, layer norm).
+    pub const ROWWISE: &str = include_str!("../cuda/rowwise.cu");
+    /// Deterministic segmented sums (counting sort + ordered per-segment sums).
+    pub const SCATTER: &str = include_str!("../cuda/scatter.cu");
+    /// The GEMMs: FP32-core (`nk_gemm_simt_*`) and tensor-core (`nk_gemm_mma_*`, f16, sm_80+).
+    pub const GEMM: &str = include_str!("../cuda/gemm.cu");
+
+    /// Rows per block of the rowwise kernels (one warp per row); `NK_ROWS_PER_BLOCK` in
+    /// [`COMMON`].
+    pub const ROWS_PER_BLOCK: u32 = 8;
+    /// Threads per block of the GEMM kernels (`__launch_bounds__(256)` in [`GEMM`]).
+    pub const GEMM_THREADS: u32 = 256;
+    /// Output tile of both GEMM kernels, rows × columns.
+    pub const GEMM_TILE: (u32, u32) = (128, 128);
+    /// The lowest compute capability with the tensor-core GEMM (`mma.sync.m16n8k16`).
+    pub const MMA_MIN_ARCH: u32 = 80;
+
+    /// The name of a GEMM variant: `tensor_cores` (f16 storage, sm_80+) or FP32 cores,
+    /// transposes of `A` and `B`, f32 output.
+    pub fn gemm_name(tensor_cores: bool, ta: bool, tb: bool, f32_out: bool) -> String {
+        format!(
+            "nk_gemm_{}_{}{}{}",
+            if tensor_cores { "mma" } else { "simt" },
+            if ta { 't' } else { 'n' },
+            if tb { 't' } else { 'n' },
+            if f32_out { "_f32out" } else { "" }
+        )
+    }
+
+    /// Every GEMM kernel a program of this storage type holds when compiled for
+    /// compute capability `arch` (e.g. 90).
+    pub fn gemm_names(half: bool, arch: u32) -> Vec<String> {
+        let mut v = Vec::new();
+        for tc in [false, true] {
+            if tc && !(half && arch >= MMA_MIN_ARCH) {
+                continue;
+            }
+            for ta in [false, true] {
+                for tb in [false, true] {
+                    for f32_out in [false, true] {
+                        v.push(gemm_name(tc, ta, tb, f32_out));
+                    }
+                }
+            }
+        }
+        v
+    }
+
+    /// The full source of one program: the storage-type define, the prelude, and every
+    /// kernel.
+    pub fn program_source(half: bool) -> String {
+        let mut s = String::with_capacity(48 * 1024);
+        s.push_str(&format!("#define NK_HALF {}\n", u8::from(half)));
+        for part in [COMMON, ELEMENTWISE, ROWWISE, SCATTER, GEMM] {
+            s.push_str(part);
+            s.push('\n');
+        }
+        s
+    }
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn every_gemm_variant_is_stamped() {
+            let src = program_source(true);
+            for name in gemm_names(true, 90) {
+                assert_eq!(src.matches(&format!(", {name}, ")).count(), 1, "{name}");
+            }
+            assert_eq!(gemm_names(false, 90).len(), 8);
+            assert_eq!(gemm_names(true, 75).len(), 8);
+            assert_eq!(gemm_names(true, 80).len(), 16);
+            assert!(src.starts_with("#define NK_HALF 1\n"));
+        }
+
+        #[test]
+        fn the_rust_constants_match_the_sources() {
+            assert!(COMMON.contains(&format!("#define NK_ROWS_PER_BLOCK {ROWS_PER_BLOCK}\n")));
+            assert!(GEMM.contains(&format!("__launch_bounds__({GEMM_THREADS})")));
+            assert!(GEMM.contains(&format!("#define SIMT_BM {}\n", GEMM_TILE.0)));
+            assert!(GEMM.contains(&format!("#define MMA_BN {}\n", GEMM_TILE.1)));
+            assert!(GEMM.contains(&format!("__CUDA_ARCH__ >= {}0", MMA_MIN_ARCH)));
         }
     }
 }
