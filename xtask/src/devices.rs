@@ -25,6 +25,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
              is not built; on Debian/Ubuntu: apt-get install ocl-icd-opencl-dev pocl-opencl-icd"
         );
     }
+    if opencl_available() {
+        eprintln!(
+            "note: opening an OpenCL device builds its kernels (about 25 s on PoCL on a first \
+             run)"
+        );
+    }
     exec(
         cargo()
             .args([

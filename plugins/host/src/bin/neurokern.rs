@@ -42,6 +42,9 @@ fn devices(paths: &[String]) -> ExitCode {
         rt.candidates().len(),
         rt.plugins().len()
     );
+    for dir in rt.searched() {
+        let _ = writeln!(out, "searched {} [{}]", dir.0.display(), dir.1);
+    }
     for c in rt.candidates() {
         out.push('\n');
         let _ = writeln!(out, "{} [{}]", c.path.display(), c.source);
@@ -99,11 +102,26 @@ fn devices(paths: &[String]) -> ExitCode {
             }
         }
     }
+    if let Some(b) = rt.plugin(neurokern::BUILTIN) {
+        let _ = writeln!(
+            out,
+            "\n{} [built in]\n  plugin {} {} (ABI {}.{}; {}): device 0: {} — the reference, \
+             in process; `cpu` names it when no CPU plugin is loaded",
+            b.path().display(),
+            b.name(),
+            b.version(),
+            b.abi().0,
+            b.abi().1,
+            b.build_info(),
+            b.device_names().first().map_or("-", String::as_str)
+        );
+    }
     if rt.candidates().is_empty() {
-        let _ =
-            writeln!(out,
-            "\nno candidate found: build a plugin (cargo build -p neurokern-plugin-cpu), pass its \
-             path, or set {}",
+        let _ = writeln!(
+            out,
+            "\nno plugin file found: build one in the neurokern workspace (cargo build --release \
+             -p neurokern-plugin-cpu, or -opencl), pass its path, set {}, or add the plugin \
+             crate to your [dependencies] (found in target/<profile>/deps)",
             neurokern::PLUGIN_PATH_ENV
         );
     }
