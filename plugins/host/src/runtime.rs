@@ -24,6 +24,9 @@ pub(crate) fn build_command(name: &str) -> String {
     format!("cargo build --release -p neurokern-plugin-{name}")
 }
 
+/// A path and how it was found.
+type Found = (PathBuf, Source);
+
 /// Where a candidate came from.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum Source {
@@ -139,7 +142,7 @@ impl RuntimeBuilder {
     }
 
     /// The candidates, and every directory searched (with why it was).
-    fn search(&self) -> (Vec<(PathBuf, Source)>, Vec<(PathBuf, Source)>) {
+    fn search(&self) -> (Vec<Found>, Vec<Found>) {
         let mut out = Vec::new();
         let mut dirs = Vec::new();
         for p in &self.explicit {

@@ -220,7 +220,9 @@ fn collect(child: &mut std::process::Child) -> (Vec<u8>, Vec<u8>, bool) {
     use std::os::fd::AsRawFd;
     const KEEP: usize = 64 << 10;
     let deadline = std::time::Instant::now() + TIMEOUT;
-    let mut pipes: Vec<(Box<dyn std::io::Read>, i32, Vec<u8>, bool)> = Vec::new();
+    /// A pipe being read: the reader, its descriptor, what was kept, closed yet.
+    type Pipe = (Box<dyn std::io::Read>, i32, Vec<u8>, bool);
+    let mut pipes: Vec<Pipe> = Vec::new();
     if let Some(o) = child.stdout.take() {
         let fd = o.as_raw_fd();
         pipes.push((Box::new(o), fd, Vec::new(), false));
