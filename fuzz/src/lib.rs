@@ -9,7 +9,8 @@
 pub mod targets;
 
 use arbitrary::{Result, Unstructured};
-use neurokern_core::op::*;
+use neurokern_core::op::fields::MAX_FIELDS;
+use neurokern_core::op::FieldKind;
 use neurokern_core::reference::Arg;
 use neurokern_core::{f16, ElemType, FloatType, Op, OpKind, Role};
 
@@ -79,211 +80,21 @@ pub fn op(u: &mut Unstructured<'_>) -> Result<Op> {
     op_of_kind(u, kind)
 }
 
-/// An arbitrary descriptor of `kind`.
+/// An arbitrary descriptor of `kind`, drawn field by field in declaration order (so the
+/// committed inputs keep decoding to the same descriptors): dims from [`dim`], Adam's step
+/// in `0..=3`, scalars from [`scalar`], flags from one byte each.
 pub fn op_of_kind(u: &mut Unstructured<'_>, kind: OpKind) -> Result<Op> {
-    macro_rules! d {
-        () => {
-            dim(u)?
-        };
+    let (mut dims, mut scalars, mut flags) = ([0usize; MAX_FIELDS], [0f32; MAX_FIELDS], 0u32);
+    for f in kind.fields() {
+        match f.kind {
+            FieldKind::Dim => dims[f.slot] = dim(u)?,
+            FieldKind::Count => dims[f.slot] = u.int_in_range(0u32..=3)? as usize,
+            FieldKind::Scalar => scalars[f.slot] = scalar(u)?,
+            FieldKind::Flag => flags |= u32::from(u.arbitrary::<bool>()?) << f.slot,
+        }
     }
-    macro_rules! s {
-        () => {
-            scalar(u)?
-        };
-    }
-    macro_rules! f {
-        () => {
-            u.arbitrary::<bool>()?
-        };
-    }
-    Ok(match kind {
-        OpKind::MatMul => MatMul {
-            b: d!(),
-            m: d!(),
-            k: d!(),
-            n: d!(),
-        }
-        .into(),
-        OpKind::MatMulBackward => MatMulBackward {
-            b: d!(),
-            m: d!(),
-            k: d!(),
-            n: d!(),
-            want_d_a: f!(),
-            want_d_w: f!(),
-        }
-        .into(),
-        OpKind::MatMulBatched => MatMulBatched {
-            b: d!(),
-            m: d!(),
-            k: d!(),
-            n: d!(),
-        }
-        .into(),
-        OpKind::MatMulBatchedBackward => MatMulBatchedBackward {
-            b: d!(),
-            m: d!(),
-            k: d!(),
-            n: d!(),
-            want_d_a: f!(),
-            want_d_w: f!(),
-        }
-        .into(),
-        OpKind::Softmax => Softmax {
-            rows: d!(),
-            len: d!(),
-        }
-        .into(),
-        OpKind::LogSoftmax => LogSoftmax {
-            rows: d!(),
-            len: d!(),
-        }
-        .into(),
-        OpKind::SoftmaxBackward => SoftmaxBackward {
-            rows: d!(),
-            len: d!(),
-        }
-        .into(),
-        OpKind::CrossEntropyLossGrad => CrossEntropyLossGrad {
-            rows: d!(),
-            vocab: d!(),
-        }
-        .into(),
-        OpKind::Gelu => Gelu { n: d!() }.into(),
-        OpKind::GeluBackward => GeluBackward { n: d!() }.into(),
-        OpKind::Add => Add { n: d!() }.into(),
-        OpKind::Mul => Mul { n: d!() }.into(),
-        OpKind::MulBackward => MulBackward {
-            n: d!(),
-            want_d_a: f!(),
-            want_d_b: f!(),
-        }
-        .into(),
-        OpKind::LayerNorm => LayerNorm {
-            rows: d!(),
-            len: d!(),
-            eps: s!(),
-            affine: f!(),
-        }
-        .into(),
-        OpKind::LayerNormBackward => LayerNormBackward {
-            rows: d!(),
-            len: d!(),
-            eps: s!(),
-            affine: f!(),
-        }
-        .into(),
-        OpKind::Transpose => Transpose {
-            rows: d!(),
-            cols: d!(),
-        }
-        .into(),
-        OpKind::TransposeBatched => TransposeBatched {
-            b: d!(),
-            d1: d!(),
-            d2: d!(),
-        }
-        .into(),
-        OpKind::Transpose12 => Transpose12 {
-            b: d!(),
-            d1: d!(),
-            d2: d!(),
-            d3: d!(),
-        }
-        .into(),
-        OpKind::AdamUpdate => AdamUpdate {
-            n: d!(),
-            lr: s!(),
-            beta1: s!(),
-            beta2: s!(),
-            eps: s!(),
-            weight_decay: s!(),
-            t: u.int_in_range(0..=3)?,
-            decoupled: f!(),
-        }
-        .into(),
-        OpKind::EmbeddingLookup => EmbeddingLookup {
-            b: d!(),
-            s: d!(),
-            vocab: d!(),
-            dim: d!(),
-        }
-        .into(),
-        OpKind::EmbeddingBackward => EmbeddingBackward {
-            b: d!(),
-            s: d!(),
-            vocab: d!(),
-            dim: d!(),
-        }
-        .into(),
-        OpKind::ReduceSum01 => ReduceSum01 {
-            b: d!(),
-            m: d!(),
-            n: d!(),
-        }
-        .into(),
-        OpKind::AddBias => AddBias {
-            b: d!(),
-            m: d!(),
-            n: d!(),
-        }
-        .into(),
-        OpKind::AddBroadcastPe => AddBroadcastPe {
-            b: d!(),
-            s: d!(),
-            e: d!(),
-        }
-        .into(),
-        OpKind::HebbianUpdate => HebbianUpdate {
-            b: d!(),
-            m: d!(),
-            k: d!(),
-            n: d!(),
-            lr: s!(),
-            decay: s!(),
-        }
-        .into(),
-        OpKind::ThresholdSpike => ThresholdSpike {
-            n: d!(),
-            threshold: s!(),
-        }
-        .into(),
-        OpKind::DynamicTokenAssignment => DynamicTokenAssignment {
-            b: d!(),
-            s: d!(),
-            e: d!(),
-            t: d!(),
-            want_best: f!(),
-        }
-        .into(),
-        OpKind::PairwiseSimilarity => PairwiseSimilarity { n: d!(), d: d!() }.into(),
-        OpKind::ProtoSegmentedSum => ProtoSegmentedSum {
-            m: d!(),
-            e: d!(),
-            t: d!(),
-            mode: if f!() {
-                SumMode::Atomic
-            } else {
-                SumMode::Deterministic
-            },
-        }
-        .into(),
-        OpKind::ProtoUpdateStep => ProtoUpdateStep {
-            t: d!(),
-            e: d!(),
-            lr: s!(),
-        }
-        .into(),
-        OpKind::ShapeLoss => ShapeLoss {
-            rows: d!(),
-            vocab: d!(),
-            pairs: d!(),
-            penalty: s!(),
-            reward: s!(),
-            threshold: s!(),
-        }
-        .into(),
-    })
+    // The numbers come from the kind's own field list, so they are its fields.
+    Ok(Op::from_fields(kind, &dims, &scalars, flags).expect("fields from the kind's list"))
 }
 
 /// A float dtype.

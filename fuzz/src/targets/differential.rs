@@ -27,10 +27,11 @@ fn device() -> &'static (Device, bool) {
         });
         let rt =
             Runtime::load(&path).unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()));
+        // A device of the file, never the built-in CPU device the runtime adds after it.
         let dev = rt
             .devices()
             .into_iter()
-            .next()
+            .find(|d| d.plugin().name() != neurokern::BUILTIN)
             .unwrap_or_else(|| panic!("{} has no device that opens", path.display()));
         (dev, cpu)
     })

@@ -34,8 +34,13 @@ pub fn run(bytes: &[u8]) {
         let mut f = std::fs::File::create(&path).expect("creating the candidate file");
         f.write_all(bytes).expect("writing the candidate file");
     }
-    // Through discovery (a directory scan) and through an explicit load.
-    let rt = Runtime::builder().only_explicit().path(&sub).build();
+    // Through discovery (a directory scan, without the built-in CPU device) and through
+    // an explicit load.
+    let rt = Runtime::builder()
+        .only_explicit()
+        .builtin(false)
+        .path(&sub)
+        .build();
     assert!(rt.plugins().is_empty(), "garbage was accepted as a plugin");
     assert_eq!(rt.candidates().len(), 1, "{:?}", rt.candidates());
     assert!(
