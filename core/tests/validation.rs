@@ -826,43 +826,20 @@ fn scalar() -> impl Strategy<Value = f32> {
     ]
 }
 
-/// A descriptor of any kind with the given dims, flags and scalars.
+/// A descriptor of any kind with the dims and flags of [`small_op`], the scalars
+/// `s[0], s[1], s[2], s[0]·s[1], s[2] − 0.5` in slot order, and Adam's step `t`.
 fn any_op(kind: OpKind, d: [usize; 4], fl: [bool; 2], s: [f32; 3], t: u32) -> Op {
-    let op = small_op(kind, d, fl);
-    match op {
-        Op::AdamUpdate(a) => AdamUpdate {
-            lr: s[0],
-            beta1: s[1],
-            beta2: s[2],
-            eps: s[0] * s[1],
-            weight_decay: s[2] - 0.5,
-            t,
-            ..a
+    let pool = [s[0], s[1], s[2], s[0] * s[1], s[2] - 0.5];
+    let (mut dims, mut scalars, mut flags) = ([0usize; 6], [0f32; 6], 0u32);
+    for (f, v) in small_op(kind, d, fl).fields().iter() {
+        match (f.kind, v) {
+            (FieldKind::Count, _) => dims[f.slot] = t as usize,
+            (_, Value::Dim(x)) => dims[f.slot] = x,
+            (_, Value::Scalar(_)) => scalars[f.slot] = pool.get(f.slot).copied().unwrap_or(0.5),
+            (_, Value::Flag(b)) => flags |= u32::from(b) << f.slot,
         }
-        .into(),
-        Op::LayerNorm(l) => LayerNorm { eps: s[0], ..l }.into(),
-        Op::LayerNormBackward(l) => LayerNormBackward { eps: s[0], ..l }.into(),
-        Op::HebbianUpdate(h) => HebbianUpdate {
-            lr: s[0],
-            decay: s[1],
-            ..h
-        }
-        .into(),
-        Op::ThresholdSpike(x) => ThresholdSpike {
-            threshold: s[0],
-            ..x
-        }
-        .into(),
-        Op::ProtoUpdateStep(p) => ProtoUpdateStep { lr: s[0], ..p }.into(),
-        Op::ShapeLoss(x) => ShapeLoss {
-            penalty: s[0],
-            reward: s[1],
-            threshold: s[2],
-            ..x
-        }
-        .into(),
-        other => other,
     }
+    Op::from_fields(kind, &dims, &scalars, flags).expect("fields from the kind's own list")
 }
 
 /// How one argument slot is filled.
