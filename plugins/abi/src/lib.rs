@@ -18,7 +18,8 @@
 //! Ops cross the boundary as [`NkOp`]: a kind code (core's [`OpKind`] discriminant) plus
 //! fixed arrays of dims, scalars and flags, converted losslessly both ways with
 //! [`NkOp::from_op`] and [`NkOp::to_op`] (which rejects garbage: unknown kinds, unknown
-//! flags, non-zero unused fields, dims beyond `usize`).
+//! flags, non-zero unused fields, dims beyond `usize`). Which slot holds which field comes
+//! from core's op table ([`OpKind::fields`]); [`abi_md`] renders it for `ABI.md`.
 //!
 //! ## Writing a plugin in Rust
 //!
@@ -54,11 +55,11 @@
 #[cfg(feature = "std")]
 extern crate std;
 
+#[cfg(feature = "std")]
+pub mod abi_md;
 mod desc;
 #[cfg(feature = "std")]
 pub mod export;
-#[cfg(feature = "std")]
-pub mod abi_md;
 #[cfg(feature = "std")]
 pub mod header;
 
