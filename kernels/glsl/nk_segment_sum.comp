@@ -21,7 +21,7 @@ void main() {
     int end = offs[s + 1];
     int lo = start + pc.nk_p1;
     if (lo > end || (pc.nk_p1 > 0 && lo == end)) return;
-    int hi = min(end, start + pc.nk_p2);
+    int hi = start + min(pc.nk_p2, end - start);
     bool multi = pc.nk_p0 != 0;
     int o = s * pc.width + j;
     precise float acc = (multi && pc.nk_p1 > 0) ? scratch[o] : 0.0;
