@@ -6,6 +6,7 @@
 //! `--check` compiles into a temporary directory and fails when the committed outputs
 //! differ (stale sources, or a compiler that produces other bytes).
 
+mod cuda;
 mod spirv;
 
 /// The options every part receives.
@@ -26,12 +27,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
                      Compiles the ahead-of-time kernels: GLSL (kernels/glsl/*.comp) to SPIR-V \
                      with glslc and spirv-val, written to kernels/spirv/ with manifest.tsv.\n\
                      --check  compile into a temporary directory and fail when the committed \
-                     files differ"
+                     files differ; also compile every CUDA program with NVRTC and ptxas \
+                     (PyPI wheels, installed into target/cuda-tools)"
                 );
                 return Ok(());
             }
             other => return Err(format!("kernels: unknown argument `{other}` (see --help)")),
         }
     }
-    spirv::run(opts)
+    spirv::run(opts)?;
+    // CUDA kernels are compiled at run time (NVRTC): nothing to write, only to check.
+    if opts.check {
+        cuda::check()?;
+    }
+    Ok(())
 }

@@ -6,14 +6,16 @@
 //! ```text
 //! nk-cuda-compile --out DIR [--arch 80 --arch 90]
 //! ```
-//! Writes `DIR/neurokern_{f32,f16}.sm_XY.{ptx,cubin}` and prints one line per file; exits
+//! Writes `DIR/neurokern_{f32,f16}.sm_XY.{ptx,cubin}` and prints one line per file; checks
+//! that each PTX defines every kernel the backend loads (the table's and the GEMMs); exits
 //! non-zero on the first failure, with NVRTC's log.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use neurokern_backend_cuda::compile::{self, Output, Target};
-use neurokern_kernels::cuda::program_source;
+use neurokern_gpu::kernel::SIGNATURES;
+use neurokern_kernels::cuda::{gemm_names, program_source};
 
 fn main() -> ExitCode {
     let mut out = None;
@@ -62,6 +64,19 @@ fn main() -> ExitCode {
                     Output::Ptx => "ptx",
                     Output::Cubin => "cubin",
                 };
+                if output == Output::Ptx {
+                    let ptx = String::from_utf8_lossy(&image);
+                    let mut want: Vec<String> =
+                        SIGNATURES.iter().map(|s| s.name.to_string()).collect();
+                    want.extend(gemm_names(half, arch));
+                    let missing: Vec<_> = want
+                        .iter()
+                        .filter(|n| !ptx.contains(&format!(".entry {n}(")))
+                        .collect();
+                    if !missing.is_empty() {
+                        return fail(&format!("{stem} for sm_{arch} lacks {missing:?}"));
+                    }
+                }
                 let path = out.join(format!("{stem}.sm_{arch}.{ext}"));
                 // PTX files without the NUL terminator the driver wants, for ptxas.
                 let bytes = match output {
