@@ -6,8 +6,9 @@
 //!
 //! * `reference`: [`neurokern_backend_cpu::CpuBackend`] in process, required to be
 //!   bit-identical to the reference (it *is* the reference, behind the `Backend` trait);
-//! * `opencl-inprocess` (with the `opencl` feature): the OpenCL backend's default
-//!   device, in process;
+//! * `sim`: the simulated GPU device of `neurokern-gpu` in process: the shared lowering
+//!   and skeleton of every GPU backend over primitives written in plain Rust, so a
+//!   lowering bug shows here on every machine, without a GPU;
 //! * the plugin host's devices ([`host`]): every plugin found at run time, the CPU plugin
 //!   among them (bit-identical to the in-process reference: that proves the C ABI).
 
@@ -118,7 +119,11 @@ impl std::fmt::Debug for Discovery {
     }
 }
 
-/// Every device this build can reach: the in-process reference, then the plugin host's.
+/// The simulated GPU device's backend name.
+pub const SIM: &str = "sim";
+
+/// Every device this build can reach: the in-process reference and simulated device, then
+/// the plugin host's.
 pub fn discover() -> Discovery {
     let mut d = Discovery::default();
     d.devices.push(Box::new(BackendDevice::new(
@@ -126,24 +131,13 @@ pub fn discover() -> Discovery {
         CpuBackend::new(),
         true,
     )));
-    #[cfg(feature = "opencl")]
-    in_process_opencl(&mut d);
+    d.devices.push(Box::new(BackendDevice::new(
+        SIM,
+        neurokern_gpu::sim::SimBackend::default(),
+        false,
+    )));
     host::discover(&mut d);
     d
-}
-
-/// The OpenCL backend in process (feature `opencl`), as backend `opencl-inprocess`: its
-/// default device, or the reason it cannot run.
-#[cfg(feature = "opencl")]
-fn in_process_opencl(d: &mut Discovery) {
-    const NAME: &str = "opencl-inprocess";
-    match neurokern_backend_opencl::OpenClBackend::default_device() {
-        Ok(b) => d.devices.push(Box::new(BackendDevice::new(NAME, b, false))),
-        Err(e) => d.skipped.push(Skipped {
-            backend: NAME.to_string(),
-            reason: e.to_string(),
-        }),
-    }
 }
 
 /// The devices of the plugin host (crate `neurokern`): every plugin it discovers (explicit
@@ -160,7 +154,9 @@ pub mod host {
     /// Adds the plugin host's devices to `d`, and every plugin or file it rejected (with
     /// the reason) to `d.skipped`.
     pub fn discover(d: &mut Discovery) {
-        let rt = neurokern::Runtime::discover();
+        // The built-in device is the CPU plugin's code behind the same ABI shims, minus the
+        // file: the CPU plugin's bit-identity run covers it.
+        let rt = neurokern::Runtime::builder().builtin(false).build();
         for (what, why) in rt.rejected() {
             d.skipped.push(Skipped {
                 backend: what,

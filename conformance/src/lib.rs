@@ -68,6 +68,7 @@ pub mod cli;
 pub mod data;
 pub mod devices;
 pub mod gen;
+pub mod instantiate;
 pub mod report;
 pub mod run;
 pub mod suite;

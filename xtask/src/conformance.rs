@@ -1,7 +1,8 @@
 //! `cargo xtask conformance [ARGS]`: builds the plugins and the conformance suite in
 //! release mode and runs the suite on every device found: the in-process reference
-//! always, every plugin the host finds (the CPU plugin, and the OpenCL plugin where the
-//! OpenCL loader is installed) and, with the loader, the OpenCL backend in process. `ARGS` go to the suite: `--backend NAME`, `--op OP`,
+//! and the simulated GPU device (`sim`) always, and every plugin the host finds (the CPU
+//! plugin, and the OpenCL plugin where the OpenCL loader is installed; configured OpenCL
+//! devices run in that crate's tests). `ARGS` go to the suite: `--backend NAME`, `--op OP`,
 //! `--dtype f32|f16`, `--case ID`, `--quick`, `--list`, `--out DIR` (see `--help`). The
 //! report is written to the workspace's `target/conformance/` (`report.json`,
 //! `report.md`) unless `--out` says otherwise. `NEUROKERN_REQUIRE=cpu,opencl` makes a
@@ -20,13 +21,9 @@ fn build_plugins(opencl: bool) -> Result<(), String> {
     exec(&mut cmd)
 }
 
-fn run_suite(args: &[String], envs: &[(&str, &str)], opencl: bool) -> Result<(), String> {
+fn run_suite(args: &[String], envs: &[(&str, &str)]) -> Result<(), String> {
     let mut cmd = cargo();
     cmd.args(["run", "--release", "--package", "neurokern-conformance"]);
-    if opencl {
-        // The OpenCL backend in process too (it needs the loader at build time).
-        cmd.args(["--features", "opencl"]);
-    }
     cmd.args(["--bin", "conformance", "--"]);
     if !args.iter().any(|a| a == "--out" || a.starts_with("--out=")) {
         cmd.arg("--out")
@@ -43,7 +40,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         .iter()
         .any(|a| a == "--help" || a == "-h" || a == "--list")
     {
-        return run_suite(args, &[], false);
+        return run_suite(args, &[]);
     }
     let opencl = opencl_available();
     if !opencl {
@@ -53,12 +50,12 @@ pub fn run(args: &[String]) -> Result<(), String> {
         );
     }
     build_plugins(opencl)?;
-    run_suite(args, &[], opencl)
+    run_suite(args, &[])
 }
 
 /// The conformance part of `cargo xtask ci`: the main job — the whole suite (seed-size
-/// cases included) on every device found — with the in-process reference and the CPU
-/// plugin always required (the plugin must be bit-identical to the reference), plus
+/// cases included) on every device found — with the in-process reference, the simulated
+/// GPU device and the CPU plugin always required (the plugin must be bit-identical to the reference), plus
 /// whatever `NEUROKERN_REQUIRE` already names (CI names `opencl`).
 pub fn ci() -> Result<(), String> {
     let mut required: Vec<String> = std::env::var("NEUROKERN_REQUIRE")
@@ -68,7 +65,7 @@ pub fn ci() -> Result<(), String> {
         .filter(|s| !s.is_empty())
         .map(String::from)
         .collect();
-    for b in ["reference", "cpu"] {
+    for b in ["reference", "sim", "cpu"] {
         if !required.iter().any(|r| r == b) {
             required.push(b.to_string());
         }
@@ -79,6 +76,5 @@ pub fn ci() -> Result<(), String> {
     run_suite(
         &["--quiet".to_string()],
         &[("NEUROKERN_REQUIRE", required.as_str())],
-        opencl,
     )
 }

@@ -8,6 +8,7 @@ mod ci;
 mod conformance;
 mod devices;
 mod fuzz;
+mod gpu_bundle;
 mod kernels;
 mod util;
 
@@ -34,6 +35,8 @@ enum Task {
     Bench(Rest),
     /// The fuzz targets (cargo-fuzz).
     Fuzz(Rest),
+    /// The archive of a prepared GPU run: release binaries, run.sh, the PyTorch anchors.
+    GpuBundle(Rest),
     /// Compiles the ahead-of-time kernels (GLSL → SPIR-V); `--check` compares with the committed files.
     Kernels(Rest),
 }
@@ -53,6 +56,7 @@ fn main() -> ExitCode {
         Task::Devices(r) => devices::run(&r.args),
         Task::Bench(r) => bench::run(&r.args),
         Task::Fuzz(r) => fuzz::run(&r.args),
+        Task::GpuBundle(r) => gpu_bundle::run(&r.args),
         Task::Kernels(r) => kernels::run(&r.args),
     };
     match result {

@@ -236,11 +236,14 @@ impl<D: Device> GpuBackend<D> {
         // power of two keeps a sequence of growing calls from reallocating each time.
         arena[i] = None;
         let max = usize::try_from(self.device.limits().max_alloc).unwrap_or(usize::MAX);
-        let want = bytes
-            .checked_next_power_of_two()
-            .unwrap_or(bytes)
-            .min(max)
-            .max(bytes);
+        let want = match bytes {
+            0 => 0,
+            _ => bytes
+                .checked_next_power_of_two()
+                .unwrap_or(bytes)
+                .min(max)
+                .max(bytes),
+        };
         let mem = self
             .device
             .alloc(want)
@@ -316,7 +319,7 @@ impl<D: Device> GpuBackend<D> {
                     });
                     self.device
                         .gemm(dtype, &gm, work)
-                        .map_err(self.dev_err(format!("{name}: gemm")))?;
+                        .map_err(self.dev_err("gemm"))?;
                 }
                 Step::Kernel(k) => {
                     if step.is_empty() {
@@ -326,7 +329,7 @@ impl<D: Device> GpuBackend<D> {
                     let km = k.try_map(resolve)?;
                     self.device
                         .launch(dtype, &km)
-                        .map_err(self.dev_err(format!("{name}: {}", k.name())))?;
+                        .map_err(self.dev_err(k.name()))?;
                 }
             }
         }
@@ -334,7 +337,7 @@ impl<D: Device> GpuBackend<D> {
         if arena.iter().flatten().any(|s| s.bytes > KEEP_BYTES) {
             self.device
                 .synchronize()
-                .map_err(self.dev_err(format!("{name}: synchronize")))?;
+                .map_err(self.dev_err("synchronize"))?;
             for s in arena.iter_mut() {
                 if s.as_ref().is_some_and(|s| s.bytes > KEEP_BYTES) {
                     *s = None;

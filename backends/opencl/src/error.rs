@@ -8,8 +8,6 @@ use cl_sys::cl_int;
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
 pub enum OclError {
-    /// The call was rejected by validation (the same error as the reference's).
-    Invalid(neurokern_core::Error),
     /// An OpenCL call failed.
     Cl {
         /// The API function, e.g. `"clEnqueueNDRangeKernel"`, and what it was doing.
@@ -38,27 +36,11 @@ pub enum OclError {
     NoDevice(String),
     /// The device lacks something the backend needs (a probe failure).
     Unusable(String),
-    /// A host copy had the wrong byte count.
-    Bytes {
-        /// Bytes the buffer holds.
-        expected: usize,
-        /// Bytes given.
-        got: usize,
-    },
-    /// A copy between buffers of different types or lengths.
-    CopyMismatch,
-}
-
-impl From<neurokern_core::Error> for OclError {
-    fn from(e: neurokern_core::Error) -> Self {
-        OclError::Invalid(e)
-    }
 }
 
 impl fmt::Display for OclError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            OclError::Invalid(e) => e.fmt(f),
             OclError::Cl { call, code } => {
                 write!(
                     f,
@@ -79,12 +61,6 @@ impl fmt::Display for OclError {
             ),
             OclError::NoDevice(why) => write!(f, "OpenCL: no device: {why}"),
             OclError::Unusable(why) => write!(f, "OpenCL: device cannot run neurokern: {why}"),
-            OclError::Bytes { expected, got } => {
-                write!(f, "host copy: the buffer holds {expected} bytes, got {got}")
-            }
-            OclError::CopyMismatch => {
-                f.write_str("copy: source and destination differ in element type or length")
-            }
         }
     }
 }

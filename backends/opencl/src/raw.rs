@@ -69,11 +69,24 @@ impl Drop for Queue {
     }
 }
 
-/// An owned `cl_mem` (or none, for an empty buffer).
+/// An owned `cl_mem` (or none, for an empty buffer): the OpenCL backend's memory handle.
 #[derive(Debug)]
-pub(crate) struct Mem {
+pub struct Mem {
     pub(crate) mem: cl_mem,
     pub(crate) bytes: usize,
+}
+
+// SAFETY: a cl_mem is a reference-counted handle that OpenCL allows to be used from any
+// thread; `Mem` holds no other state.
+unsafe impl Send for Mem {}
+// SAFETY: as above; reads and writes go through the device's queue.
+unsafe impl Sync for Mem {}
+
+impl Mem {
+    /// Size in bytes.
+    pub fn bytes(&self) -> usize {
+        self.bytes
+    }
 }
 
 impl Mem {
@@ -238,6 +251,25 @@ impl Kernel {
     }
 }
 
+impl Kernel {
+    /// The number of arguments the kernel declares (`CL_KERNEL_NUM_ARGS`).
+    pub(crate) fn num_args(&self) -> Result<u32, OclError> {
+        let mut n: cl_uint = 0;
+        // SAFETY: valid kernel; the value is one cl_uint.
+        let code = unsafe {
+            clGetKernelInfo(
+                self.k,
+                CL_KERNEL_NUM_ARGS,
+                std::mem::size_of::<cl_uint>(),
+                (&mut n as *mut cl_uint).cast(),
+                ptr::null_mut(),
+            )
+        };
+        check(code, "clGetKernelInfo(CL_KERNEL_NUM_ARGS)")?;
+        Ok(n)
+    }
+}
+
 impl Drop for Kernel {
     fn drop(&mut self) {
         // SAFETY: we own one reference.
@@ -264,7 +296,15 @@ pub(crate) enum KArg {
 /// `local` sizes. A zero global size enqueues nothing.
 ///
 /// The caller holds the backend's lock: `clSetKernelArg` on one kernel is not thread-safe.
-pub(crate) fn launch(
+///
+/// # Safety
+///
+/// `args` must match the kernel's declaration in number, order and kind (an `int` for
+/// [`KArg::I32`], a `long` for [`KArg::I64`], a `float`, a `__global` pointer for
+/// [`KArg::Mem`] — a buffer large enough for every index the kernel computes from the
+/// other arguments and the grid —, a `__local` pointer for [`KArg::Local`]); OpenCL does
+/// not check the kinds, and a wrong one makes the kernel read or write out of bounds.
+pub(crate) unsafe fn launch(
     q: &Queue,
     k: &Kernel,
     name: &str,

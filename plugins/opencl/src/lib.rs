@@ -11,7 +11,7 @@
 use std::ffi::CStr;
 
 use neurokern_abi::export::Plugin;
-use neurokern_backend_opencl::{devices, probe, DeviceSelector, OpenClBackend};
+use neurokern_backend_opencl::{devices, open, probe, DeviceSelector, OpenClBackend};
 
 /// The OpenCL plugin.
 #[derive(Debug)]
@@ -36,7 +36,7 @@ impl Plugin for OpenClPlugin {
     }
 
     fn open(index: usize) -> Result<OpenClBackend, String> {
-        OpenClBackend::new(&DeviceSelector::Index(index)).map_err(|e| e.to_string())
+        open(&DeviceSelector::Index(index)).map_err(|e| e.to_string())
     }
 }
 
