@@ -49,7 +49,10 @@ pub struct MemoryPlan {
 
 /// Chooses memory types: device-local and host-visible-coherent in one when the device
 /// has it, else device-local buffers and host-visible-coherent staging.
-pub fn memory_plan(props: &vk::PhysicalDeviceMemoryProperties, force_staging: bool) -> Option<MemoryPlan> {
+pub fn memory_plan(
+    props: &vk::PhysicalDeviceMemoryProperties,
+    force_staging: bool,
+) -> Option<MemoryPlan> {
     let types = &props.memory_types[..props.memory_type_count as usize];
     let find = |want: vk::MemoryPropertyFlags| {
         types

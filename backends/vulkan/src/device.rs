@@ -66,7 +66,9 @@ pub(crate) struct Inner {
 
 impl std::fmt::Debug for Inner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Inner").field("device", &self.info.name).finish()
+        f.debug_struct("Inner")
+            .field("device", &self.info.name)
+            .finish()
     }
 }
 
@@ -80,7 +82,11 @@ impl Inner {
 
 impl Drop for Inner {
     fn drop(&mut self) {
-        let state = self.state.get_mut().unwrap_or_else(|e| e.into_inner()).take();
+        let state = self
+            .state
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .take();
         // SAFETY: the last owner is going away: every Mem is gone (each holds an Arc), no
         // submission is in flight (each waits for its fence), so every object is idle.
         unsafe {
@@ -123,7 +129,10 @@ impl VulkanDevice {
         // SAFETY: a query of a physical device of this live instance.
         let mem_props = unsafe { raw.get_physical_device_memory_properties(info.raw) };
         let plan = conv::memory_plan(&mem_props, opts.force_staging).ok_or_else(|| {
-            VkError::NoDevice(format!("{}: no host-visible, coherent memory type", info.name))
+            VkError::NoDevice(format!(
+                "{}: no host-visible, coherent memory type",
+                info.name
+            ))
         })?;
         let prio = [1.0f32];
         let queues = [vk::DeviceQueueCreateInfo::default()
@@ -141,7 +150,8 @@ impl VulkanDevice {
             .push_next(&mut f16);
         // SAFETY: `create` and everything it points to outlive the call; the features and
         // extensions enabled are ones the device reported.
-        let device = unsafe { raw.create_device(info.raw, &create, None) }.check("vkCreateDevice")?;
+        let device =
+            unsafe { raw.create_device(info.raw, &create, None) }.check("vkCreateDevice")?;
         let name = format!("{} ({})", info.name, info.kind);
         let inner = Arc::new(Inner {
             device,
@@ -194,7 +204,7 @@ impl VulkanDevice {
     ) -> Result<()> {
         let dev = &self.inner.device;
         let cb = st.cmd;
-        // SAFETY (this block): the command buffer, pool and fence are this state's, and
+        // SAFETY: the command buffer, pool and fence are this state's, and
         // idle: the previous submission was waited for before its lock was released.
         unsafe {
             dev.reset_descriptor_pool(st.desc_pool, vk::DescriptorPoolResetFlags::empty())
@@ -246,7 +256,7 @@ impl VulkanDevice {
         bindings: u32,
         push_words: u32,
     ) -> Result<&'s Pipe> {
-        if !st.pipes.contains_key(&key) {
+        if let std::collections::hash_map::Entry::Vacant(slot) = st.pipes.entry(key) {
             let spirv = neurokern_kernels::spirv::kernel(key.name)
                 .ok_or(VkError::NoShader(key.name))?
                 .get(key.half, self.inner.info.preserve_f32);
@@ -258,7 +268,7 @@ impl VulkanDevice {
                 push_words,
                 self.inner.info.max_push_constants,
             )?;
-            st.pipes.insert(key, p);
+            slot.insert(p);
         }
         Ok(&st.pipes[&key])
     }
@@ -273,7 +283,12 @@ impl VulkanDevice {
             unsafe { old.destroy(&self.inner.device) };
         }
         let plan = self.inner.plan;
-        st.scratch = Some(RawBuf::new(&self.inner.device, bytes, plan.device, plan.mapped)?);
+        st.scratch = Some(RawBuf::new(
+            &self.inner.device,
+            bytes,
+            plan.device,
+            plan.mapped,
+        )?);
         Ok(())
     }
 
@@ -304,7 +319,9 @@ impl VulkanDevice {
         let push_words = scalars.len() as u32 + EXTRAS;
         let max_count = self.inner.info.max_group_count;
         let mut guard = self.inner.lock();
-        let st = guard.as_mut().ok_or(VkError::NoDevice("device state is gone".into()))?;
+        let st = guard
+            .as_mut()
+            .ok_or(VkError::NoDevice("device state is gone".into()))?;
         if shape.scratch > 0 {
             self.scratch(st, shape.scratch)?;
         }
@@ -312,7 +329,7 @@ impl VulkanDevice {
         self.submit(st, |dev, st, cb| {
             let pipe = &st.pipes[&key];
             let set_layouts = [pipe.set_layout];
-            // SAFETY (this block): the pool and layout are this device's; the set is
+            // SAFETY: the pool and layout are this device's; the set is
             // written with live buffers before the dispatches that use it, and the
             // commands are recorded into the command buffer `submit` began.
             unsafe {
@@ -365,17 +382,36 @@ impl VulkanDevice {
         })
     }
 
-    fn staged_copy(&self, st: &mut State, to_device: bool, m: &Mem, host: *mut u8, len: usize) -> Result<()> {
+    fn staged_copy(
+        &self,
+        st: &mut State,
+        to_device: bool,
+        m: &Mem,
+        host: *mut u8,
+        len: usize,
+    ) -> Result<()> {
         if st.staging.is_none() {
             let plan = self.inner.plan;
-            st.staging = Some(RawBuf::new(&self.inner.device, STAGING_BYTES, plan.staging, true)?);
+            st.staging = Some(RawBuf::new(
+                &self.inner.device,
+                STAGING_BYTES,
+                plan.staging,
+                true,
+            )?);
         }
         let mut done = 0usize;
         while done < len {
             let n = (len - done).min(STAGING_BYTES as usize);
             let (stage_buf, stage_ptr) = {
-                let s = st.staging.as_ref().ok_or(VkError::NoDevice("staging".into()))?;
-                (s.buffer, s.ptr.ok_or(VkError::NoDevice("staging is not mapped".into()))?)
+                let s = st
+                    .staging
+                    .as_ref()
+                    .ok_or(VkError::NoDevice("staging".into()))?;
+                (
+                    s.buffer,
+                    s.ptr
+                        .ok_or(VkError::NoDevice("staging is not mapped".into()))?,
+                )
             };
             if to_device {
                 // SAFETY: `host` holds `len` readable bytes (the caller's slice) and the
@@ -437,7 +473,8 @@ unsafe fn record_pass(
             pass.grid[d].div_ceil(u64::from(local[d]))
         }
     });
-    let unit: [u64; 3] = std::array::from_fn(|d| if shape.groups { 1 } else { u64::from(local[d]) });
+    let unit: [u64; 3] =
+        std::array::from_fn(|d| if shape.groups { 1 } else { u64::from(local[d]) });
     let step: [u64; 3] = std::array::from_fn(|d| u64::from(max_count[d].max(1)));
     let mut words: Vec<u32> = scalars.to_vec();
     words.extend([0u32; EXTRAS as usize]);
@@ -456,7 +493,13 @@ unsafe fn record_pass(
                 // SAFETY: the caller guarantees a recording command buffer with `pipe`
                 // bound; the push range covers `bytes` (checked at pipeline creation).
                 unsafe {
-                    dev.cmd_push_constants(cb, pipe.layout, vk::ShaderStageFlags::COMPUTE, 0, &bytes);
+                    dev.cmd_push_constants(
+                        cb,
+                        pipe.layout,
+                        vk::ShaderStageFlags::COMPUTE,
+                        0,
+                        &bytes,
+                    );
                     dev.cmd_dispatch(
                         cb,
                         (groups[0] - x).min(step[0]) as u32,
@@ -486,7 +529,7 @@ unsafe fn record_pass(
 
 impl State {
     fn new(dev: &ash::Device, family: u32, plan: MemoryPlan) -> Result<State> {
-        // SAFETY (this block): create-infos outlive their calls. On an error the objects
+        // SAFETY: create-infos outlive their calls. On an error the objects
         // made so far leak until the device is destroyed with them (Inner::drop destroys
         // the device, which Vulkan requires to be done after its children; a leak of a
         // few handles on a failed open is accepted).
@@ -587,7 +630,9 @@ impl Device for VulkanDevice {
             owner: self.inner.clone(),
         };
         let mut guard = self.state()?;
-        let st = guard.as_mut().ok_or(VkError::NoDevice("device state is gone".into()))?;
+        let st = guard
+            .as_mut()
+            .ok_or(VkError::NoDevice("device state is gone".into()))?;
         match mem.raw.ptr {
             // SAFETY: the mapping holds `size` bytes and nothing else uses the new buffer.
             Some(p) => unsafe { std::ptr::write_bytes(p.as_ptr(), 0, mem.raw.size as usize) },
@@ -607,7 +652,9 @@ impl Device for VulkanDevice {
     fn write(&self, dst: &Mem, src: &[u8]) -> Result<()> {
         let dst = self.mine(dst)?;
         let mut guard = self.state()?;
-        let st = guard.as_mut().ok_or(VkError::NoDevice("device state is gone".into()))?;
+        let st = guard
+            .as_mut()
+            .ok_or(VkError::NoDevice("device state is gone".into()))?;
         let n = src.len().min(dst.raw.size as usize);
         match dst.raw.ptr {
             // SAFETY: the mapping holds at least `n` bytes; the device is idle (under the
@@ -621,7 +668,9 @@ impl Device for VulkanDevice {
     fn read(&self, src: &Mem, dst: &mut [u8]) -> Result<()> {
         let src = self.mine(src)?;
         let mut guard = self.state()?;
-        let st = guard.as_mut().ok_or(VkError::NoDevice("device state is gone".into()))?;
+        let st = guard
+            .as_mut()
+            .ok_or(VkError::NoDevice("device state is gone".into()))?;
         let n = dst.len().min(src.raw.size as usize);
         match src.raw.ptr {
             // SAFETY: the mapping holds at least `n` bytes; every submission that wrote
@@ -635,7 +684,9 @@ impl Device for VulkanDevice {
     fn copy(&self, src: &Mem, dst: &Mem, bytes: usize) -> Result<()> {
         let (src, dst) = (self.mine(src)?, self.mine(dst)?);
         let mut guard = self.state()?;
-        let st = guard.as_mut().ok_or(VkError::NoDevice("device state is gone".into()))?;
+        let st = guard
+            .as_mut()
+            .ok_or(VkError::NoDevice("device state is gone".into()))?;
         let region = [vk::BufferCopy::default().size(bytes as u64)];
         let (s, d) = (src.raw.buffer, dst.raw.buffer);
         self.submit(st, |dev, _, cb| {
@@ -655,18 +706,22 @@ impl Device for VulkanDevice {
 
     fn gemm(&self, dtype: FloatType, g: &Gemm<&Mem>, work: [Option<&Mem>; 2]) -> Result<()> {
         let fit = |arg: &'static str, v: usize| {
-            i32::try_from(v).map(|v| v as u32).map_err(|_| VkError::DimTooLarge {
-                kernel: "nk_gemm",
-                arg,
-                value: v,
-            })
+            i32::try_from(v)
+                .map(|v| v as u32)
+                .map_err(|_| VkError::DimTooLarge {
+                    kernel: "nk_gemm",
+                    arg,
+                    value: v,
+                })
         };
         let multi = g.k > GEMM_K_SLICE;
         let w = match (multi, work[0]) {
             (false, _) => None,
             (true, Some(w)) => Some(self.mine(w)?),
             (true, None) => {
-                return Err(VkError::NoDevice("nk_gemm: split-K workspace missing".into()))
+                return Err(VkError::NoDevice(
+                    "nk_gemm: split-K workspace missing".into(),
+                ))
             }
         };
         fit("batch·m·n", g.batch * g.m * g.n)?;
@@ -685,15 +740,31 @@ impl Device for VulkanDevice {
             g.beta.to_bits(),
             u32::from(g.accumulate),
         ];
-        let (a, b, c) = (self.mine(g.a.buf)?, self.mine(g.b.buf)?, self.mine(g.c.buf)?);
-        let (ct, cf) = if g.c_f32 { (None, Some(c)) } else { (Some(c), None) };
-        let grid = [g.n.div_ceil(4) as u64, g.m.div_ceil(4) as u64, g.batch as u64];
+        let (a, b, c) = (
+            self.mine(g.a.buf)?,
+            self.mine(g.b.buf)?,
+            self.mine(g.c.buf)?,
+        );
+        let (ct, cf) = if g.c_f32 {
+            (None, Some(c))
+        } else {
+            (Some(c), None)
+        };
+        let grid = [
+            g.n.div_ceil(4) as u64,
+            g.m.div_ceil(4) as u64,
+            g.batch as u64,
+        ];
         let passes = if multi {
             (0..g.k)
                 .step_by(GEMM_K_SLICE)
                 .map(|lo| Pass {
                     grid,
-                    p: [1, lo as i32, (lo + GEMM_K_SLICE).min(i32::MAX as usize) as i32],
+                    p: [
+                        1,
+                        lo as i32,
+                        (lo + GEMM_K_SLICE).min(i32::MAX as usize) as i32,
+                    ],
                 })
                 .collect()
         } else {
@@ -711,9 +782,19 @@ impl Device for VulkanDevice {
         let key = PipeKey {
             name: "nk_gemm",
             half: dtype == FloatType::F16,
-            spec: [u32::from(g.a.trans), u32::from(g.b.trans), u32::from(g.c_f32)],
+            spec: [
+                u32::from(g.a.trans),
+                u32::from(g.b.trans),
+                u32::from(g.c_f32),
+            ],
         };
-        self.dispatch(key, "nk_gemm", &[Some(a), Some(b), ct, cf, w], &scalars, &shape)
+        self.dispatch(
+            key,
+            "nk_gemm",
+            &[Some(a), Some(b), ct, cf, w],
+            &scalars,
+            &shape,
+        )
     }
 
     fn launch(&self, dtype: FloatType, k: &Kernel<&Mem>) -> Result<()> {

@@ -43,7 +43,8 @@ impl Instance {
             .engine_name(c"neurokern")
             .api_version(vk::make_api_version(0, 1, 1, 0));
         // SAFETY: a plain query of the loader.
-        let exts = unsafe { entry.enumerate_instance_extension_properties(None) }.unwrap_or_default();
+        let exts =
+            unsafe { entry.enumerate_instance_extension_properties(None) }.unwrap_or_default();
         let portability = exts.iter().any(|e| {
             e.extension_name_as_c_str()
                 .is_ok_and(|n| n == ash::khr::portability_enumeration::NAME)
@@ -106,7 +107,10 @@ impl DeviceInfo {
     /// Why the device cannot run the backend at all, if it cannot.
     pub fn missing(&self) -> Option<String> {
         if !self.vulkan_1_1 {
-            Some(format!("Vulkan {} is older than 1.1 (the shaders target SPIR-V 1.3)", self.api_version))
+            Some(format!(
+                "Vulkan {} is older than 1.1 (the shaders target SPIR-V 1.3)",
+                self.api_version
+            ))
         } else if self.compute_queue.is_none() {
             Some("no queue family with compute".into())
         } else {
@@ -134,7 +138,11 @@ impl DeviceInfo {
             self.driver,
             yes(self.storage16),
             yes(self.preserve_f32),
-            if self.denorm_preserve_f32 { "preserved" } else { "may flush" },
+            if self.denorm_preserve_f32 {
+                "preserved"
+            } else {
+                "may flush"
+            },
             self.max_storage_buffer_range,
             self.max_group_count,
             self.max_push_constants,
@@ -154,7 +162,8 @@ fn yes(b: bool) -> &'static str {
 /// Every physical device of the instance, in the loader's order.
 pub(crate) fn enumerate(inst: &Instance) -> Result<Vec<DeviceInfo>> {
     // SAFETY: a plain query of a live instance.
-    let pds = unsafe { inst.raw.enumerate_physical_devices() }.check("vkEnumeratePhysicalDevices")?;
+    let pds =
+        unsafe { inst.raw.enumerate_physical_devices() }.check("vkEnumeratePhysicalDevices")?;
     pds.into_iter()
         .enumerate()
         .map(|(index, pd)| describe(inst, index, pd))
@@ -169,10 +178,16 @@ fn describe(inst: &Instance, index: usize, pd: vk::PhysicalDevice) -> Result<Dev
         let props = raw.get_physical_device_properties(pd);
         let api = props.api_version;
         let vulkan_1_1 = api >= vk::make_api_version(0, 1, 1, 0);
-        let exts = raw.enumerate_device_extension_properties(pd).unwrap_or_default();
-        let has = |n: &CStr| exts.iter().any(|e| e.extension_name_as_c_str().is_ok_and(|x| x == n));
+        let exts = raw
+            .enumerate_device_extension_properties(pd)
+            .unwrap_or_default();
+        let has = |n: &CStr| {
+            exts.iter()
+                .any(|e| e.extension_name_as_c_str().is_ok_and(|x| x == n))
+        };
         let float_controls_ext = has(ash::khr::shader_float_controls::NAME);
-        let driver_props_ext = has(ash::khr::driver_properties::NAME) || api >= vk::make_api_version(0, 1, 2, 0);
+        let driver_props_ext =
+            has(ash::khr::driver_properties::NAME) || api >= vk::make_api_version(0, 1, 2, 0);
         let queue = raw
             .get_physical_device_queue_family_properties(pd)
             .iter()
@@ -185,7 +200,8 @@ fn describe(inst: &Instance, index: usize, pd: vk::PhysicalDevice) -> Result<Dev
             .map(|h| h.size)
             .max()
             .unwrap_or(0);
-        let (mut storage16, mut preserve_f32, mut denorm, mut max_alloc) = (false, false, false, 1u64 << 30);
+        let (mut storage16, mut preserve_f32, mut denorm, mut max_alloc) =
+            (false, false, false, 1u64 << 30);
         let (mut driver, mut lavapipe) = (String::new(), false);
         if vulkan_1_1 {
             let mut f16 = vk::PhysicalDevice16BitStorageFeatures::default();

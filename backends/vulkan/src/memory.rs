@@ -77,8 +77,9 @@ impl RawBuf {
         let ptr = if map {
             // SAFETY: the memory is host-visible (the caller chose such a type) and not
             // mapped yet; it stays mapped until it is freed.
-            let p = unsafe { dev.map_memory(memory, 0, vk::WHOLE_SIZE, vk::MemoryMapFlags::empty()) }
-                .map_err(|r| free(VkError::api("vkMapMemory", r)))?;
+            let p =
+                unsafe { dev.map_memory(memory, 0, vk::WHOLE_SIZE, vk::MemoryMapFlags::empty()) }
+                    .map_err(|r| free(VkError::api("vkMapMemory", r)))?;
             NonNull::new(p.cast::<u8>())
         } else {
             None

@@ -55,7 +55,7 @@ impl Pipe {
                     .stage_flags(vk::ShaderStageFlags::COMPUTE)
             })
             .collect();
-        // SAFETY (this block): every create-info and what it points to outlives its call;
+        // SAFETY: every create-info and what it points to outlives its call;
         // each object is destroyed on the error paths or owned by the returned Pipe.
         unsafe {
             let set_layout = dev
@@ -109,8 +109,7 @@ impl Pipe {
             let info = vk::ComputePipelineCreateInfo::default()
                 .stage(stage)
                 .layout(layout);
-            let made =
-                dev.create_compute_pipelines(vk::PipelineCache::null(), &[info], None);
+            let made = dev.create_compute_pipelines(vk::PipelineCache::null(), &[info], None);
             dev.destroy_shader_module(module, None);
             let pipeline = match made {
                 Ok(p) => p[0],

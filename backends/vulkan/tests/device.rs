@@ -37,7 +37,12 @@ fn floats(b: &[u8]) -> Vec<f32> {
 
 /// Runs `op` in f32 on `be` with the given inputs (by operand name, else positive floats
 /// in [0.5, 1) and zero indices: one long segment); returns every written operand.
-fn run<B: Backend>(be: &B, op: &Op, seed: u64, given: &[(&str, Vec<u8>)]) -> Vec<(String, Vec<f32>)> {
+fn run<B: Backend>(
+    be: &B,
+    op: &Op,
+    seed: u64,
+    given: &[(&str, Vec<u8>)],
+) -> Vec<(String, Vec<f32>)> {
     let ops = op.validate().unwrap();
     let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(seed);
     let mut bufs = Vec::new();
@@ -52,7 +57,11 @@ fn run<B: Backend>(be: &B, op: &Op, seed: u64, given: &[(&str, Vec<u8>)]) -> Vec
             let data = match given.iter().find(|(n, _)| *n == spec.name) {
                 Some((_, d)) => d.clone(),
                 None if spec.elem == ElemRule::I32 => vec![0u8; spec.len * 4],
-                None => bytes_f32(&(0..spec.len).map(|_| rng.gen_range(0.5f32..1.0)).collect::<Vec<_>>()),
+                None => bytes_f32(
+                    &(0..spec.len)
+                        .map(|_| rng.gen_range(0.5f32..1.0))
+                        .collect::<Vec<_>>(),
+                ),
             };
             be.write(&b, &data).unwrap();
         }
@@ -105,25 +114,70 @@ fn agrees_on(vk: &VulkanBackend, op: Op, rel: f32, only: &[&str]) {
 
 #[test]
 fn loops_longer_than_lavapipes_cap_run_to_the_end() {
-    let Some(vk) = backend(Options::default()) else { return };
+    let Some(vk) = backend(Options::default()) else {
+        return;
+    };
     // Column sums whose row chunks exceed 65 535 rows (64 chunks of 70 313).
-    agrees(&vk, Op::ReduceSum01(ReduceSum01 { b: 1, m: 4_500_000, n: 1 }), 1e-4);
+    agrees(
+        &vk,
+        Op::ReduceSum01(ReduceSum01 {
+            b: 1,
+            m: 4_500_000,
+            n: 1,
+        }),
+        1e-4,
+    );
     // A softmax row of 100 000.
-    agrees(&vk, Op::Softmax(Softmax { rows: 2, len: 100_000 }), 1e-4);
+    agrees(
+        &vk,
+        Op::Softmax(Softmax {
+            rows: 2,
+            len: 100_000,
+        }),
+        1e-4,
+    );
     // One segment of 70 000 rows.
     agrees(
         &vk,
-        Op::ProtoSegmentedSum(ProtoSegmentedSum { m: 70_000, e: 2, t: 2, mode: SumMode::Deterministic }),
+        Op::ProtoSegmentedSum(ProtoSegmentedSum {
+            m: 70_000,
+            e: 2,
+            t: 2,
+            mode: SumMode::Deterministic,
+        }),
         1e-4,
     );
-    agrees(&vk, Op::EmbeddingBackward(EmbeddingBackward { b: 1, s: 70_000, vocab: 3, dim: 2 }), 1e-4);
+    agrees(
+        &vk,
+        Op::EmbeddingBackward(EmbeddingBackward {
+            b: 1,
+            s: 70_000,
+            vocab: 3,
+            dim: 2,
+        }),
+        1e-4,
+    );
     // A GEMM with K = 70 000 (split into K slices).
-    agrees(&vk, Op::MatMul(MatMul { b: 1, m: 5, k: 70_000, n: 3 }), 1e-4);
+    agrees(
+        &vk,
+        Op::MatMul(MatMul {
+            b: 1,
+            m: 5,
+            k: 70_000,
+            n: 3,
+        }),
+        1e-4,
+    );
     // dγ, dβ over 40 000 rows (column passes with f32 scratch); d_x of rows of 3 close
     // values is too ill-conditioned for a plain tolerance (the suite bounds it).
     agrees_on(
         &vk,
-        Op::LayerNormBackward(LayerNormBackward { rows: 40_000, len: 3, eps: 1e-5, affine: true }),
+        Op::LayerNormBackward(LayerNormBackward {
+            rows: 40_000,
+            len: 3,
+            eps: 1e-5,
+            affine: true,
+        }),
         1e-3,
         &["d_beta"],
     );
@@ -131,10 +185,18 @@ fn loops_longer_than_lavapipes_cap_run_to_the_end() {
 
 #[test]
 fn a_row_past_the_loop_budget_is_a_typed_error() {
-    let Some(vk) = backend(Options::default()) else { return };
-    let op = Op::Softmax(Softmax { rows: 1, len: 6_000_000 });
+    let Some(vk) = backend(Options::default()) else {
+        return;
+    };
+    let op = Op::Softmax(Softmax {
+        rows: 1,
+        len: 6_000_000,
+    });
     let ops = op.validate().unwrap();
-    let bufs: Vec<_> = ops.iter().map(|s| vk.alloc(s.elem.resolve(FloatType::F32), s.len).unwrap()).collect();
+    let bufs: Vec<_> = ops
+        .iter()
+        .map(|s| vk.alloc(s.elem.resolve(FloatType::F32), s.len).unwrap())
+        .collect();
     let args: Vec<_> = bufs.iter().map(Some).collect();
     let e = vk.run(&op, FloatType::F32, &args).unwrap_err().to_string();
     assert!(e.contains("65535") && e.contains("loop"), "{e}");
@@ -142,24 +204,50 @@ fn a_row_past_the_loop_budget_is_a_typed_error() {
 
 #[test]
 fn the_staging_path_gives_the_same_bits() {
-    let (Some(direct), Some(staged)) = (backend(Options::default()), backend(Options { force_staging: true }))
-    else {
+    let (Some(direct), Some(staged)) = (
+        backend(Options::default()),
+        backend(Options {
+            force_staging: true,
+        }),
+    ) else {
         return;
     };
     assert!(!staged.device().mapped());
     for op in [
-        Op::MatMul(MatMul { b: 2, m: 33, k: 70, n: 17 }),
+        Op::MatMul(MatMul {
+            b: 2,
+            m: 33,
+            k: 70,
+            n: 17,
+        }),
         Op::Softmax(Softmax { rows: 3, len: 1000 }),
-        Op::LayerNormBackward(LayerNormBackward { rows: 40_000, len: 3, eps: 1e-5, affine: true }),
+        Op::LayerNormBackward(LayerNormBackward {
+            rows: 40_000,
+            len: 3,
+            eps: 1e-5,
+            affine: true,
+        }),
     ] {
-        assert_eq!(run(&direct, &op, 3, &[]), run(&staged, &op, 3, &[]), "{}", op.name());
+        assert_eq!(
+            run(&direct, &op, 3, &[]),
+            run(&staged, &op, 3, &[]),
+            "{}",
+            op.name()
+        );
     }
 }
 
 #[test]
 fn concurrent_calls_are_deterministic() {
-    let Some(vk) = backend(Options::default()) else { return };
-    let op = Op::MatMul(MatMul { b: 1, m: 64, k: 300, n: 48 });
+    let Some(vk) = backend(Options::default()) else {
+        return;
+    };
+    let op = Op::MatMul(MatMul {
+        b: 1,
+        m: 64,
+        k: 300,
+        n: 48,
+    });
     let first = run(&vk, &op, 11, &[]);
     std::thread::scope(|s| {
         let hs: Vec<_> = (0..4).map(|_| s.spawn(|| run(&vk, &op, 11, &[]))).collect();
@@ -173,9 +261,13 @@ fn concurrent_calls_are_deterministic() {
 /// f64: the bounds stated in `kernels/glsl/common.glsl`.
 #[test]
 fn exp_and_erfc_meet_their_stated_bounds() {
-    let Some(vk) = backend(Options::default()) else { return };
+    let Some(vk) = backend(Options::default()) else {
+        return;
+    };
     let n = 20_001;
-    let x: Vec<f32> = (0..n).map(|i| -12.0 + 24.0 * i as f32 / (n - 1) as f32).collect();
+    let x: Vec<f32> = (0..n)
+        .map(|i| -12.0 + 24.0 * i as f32 / (n - 1) as f32)
+        .collect();
     let given = [("x", bytes_f32(&x))];
     let y = &run(&vk, &Op::Gelu(Gelu { n }), 0, &given)[0].1;
     // The stated bound of gelu's relative error: erfc's fit (1.2e-7) plus its f32
@@ -196,15 +288,29 @@ fn exp_and_erfc_meet_their_stated_bounds() {
         }
     }
     eprintln!("gelu: worst error / bound = {worst:.3} at x = {at}");
-    assert!(worst <= 1.0, "gelu error exceeds its bound by {worst:.3}x at x = {at}");
+    assert!(
+        worst <= 1.0,
+        "gelu error exceeds its bound by {worst:.3}x at x = {at}"
+    );
 
     // exp through softmax of a two-element row [v, 0]: y0 = 1 / (1 + e^-v).
-    let v: Vec<f32> = (0..4001).map(|i| -80.0 + 160.0 * i as f32 / 4000.0).collect();
+    let v: Vec<f32> = (0..4001)
+        .map(|i| -80.0 + 160.0 * i as f32 / 4000.0)
+        .collect();
     let mut row = Vec::new();
     for &vi in &v {
         row.extend([vi, 0.0]);
     }
-    let y = &run(&vk, &Op::Softmax(Softmax { rows: v.len(), len: 2 }), 0, &[("x", bytes_f32(&row))])[0].1;
+    let y = &run(
+        &vk,
+        &Op::Softmax(Softmax {
+            rows: v.len(),
+            len: 2,
+        }),
+        0,
+        &[("x", bytes_f32(&row))],
+    )[0]
+    .1;
     let mut worst = 0f64;
     for (i, &vi) in v.iter().enumerate() {
         let vf = f64::from(vi);
@@ -221,5 +327,8 @@ fn exp_and_erfc_meet_their_stated_bounds() {
     // exp 4 ulp + sum 1 ulp + divide 2.5 ulp, in units of 2^-24, plus the input's
     // rounding amplified by |v| ≤ 80 in exp(v − max).
     let bound = (4.0 + 1.0 + 2.5) * 6e-8 + 80.0 * 6e-8;
-    assert!(worst <= bound, "softmax relative error {worst:e} exceeds {bound:e}");
+    assert!(
+        worst <= bound,
+        "softmax relative error {worst:e} exceeds {bound:e}"
+    );
 }
