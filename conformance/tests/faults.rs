@@ -582,3 +582,50 @@ fn a_panicking_backend_fails_its_cases_and_the_run_goes_on() {
         assert!(msg.contains("deliberate panic in add"), "{}: {msg}", r.id);
     }
 }
+
+/// The lowering with one planted fault: `matmul_backward`'s `dA = dC·Wᵀ` reads `W` without
+/// its transpose (a flag lost in `lower.rs`). Every GPU backend runs this lowering, so
+/// the simulated device must catch it, in that op only.
+fn lowering_without_a_transpose(
+    op: &Op,
+    operands: &neurokern_core::Operands,
+    limits: &neurokern_gpu::Limits,
+) -> neurokern_gpu::Plan {
+    let mut plan = neurokern_gpu::lower::lower(op, operands, limits);
+    if let Op::MatMulBackward(d) = op {
+        for step in &mut plan.steps {
+            if let neurokern_gpu::Step::Gemm(g) = step {
+                // The dA product is the one whose B operand is W, read transposed.
+                if g.b.trans && g.k == d.n {
+                    g.b.trans = false;
+                    g.b.ld = d.k;
+                }
+            }
+        }
+    }
+    plan
+}
+
+#[test]
+fn a_fault_in_the_shared_lowering_is_caught_on_the_simulated_device() {
+    use neurokern_gpu::sim::SimBackend;
+    let broken = SimBackend::default().with_lowering(lowering_without_a_transpose);
+    let devices: Vec<Box<dyn DeviceUnderTest>> =
+        vec![Box::new(BackendDevice::new("sim-broken", broken, false))];
+    let results = run_all(&devices, &select(&quick()), true);
+    let failed: BTreeSet<String> = results
+        .iter()
+        .filter(|r| r.status == Status::Fail)
+        .map(|r| r.op.clone())
+        .collect();
+    assert_eq!(
+        failed,
+        BTreeSet::from([OpKind::MatMulBackward.name().to_string()]),
+        "{:?}",
+        results
+            .iter()
+            .filter(|r| r.status == Status::Fail)
+            .map(|r| format!("{}: {}", r.id, r.message.as_deref().unwrap_or("")))
+            .collect::<Vec<_>>()
+    );
+}

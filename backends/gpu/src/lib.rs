@@ -37,4 +37,4 @@ mod skeleton;
 
 pub use device::{Device, Limits};
 pub use plan::{Buf, Plan, Step, Work};
-pub use skeleton::{GpuBackend, GpuBuffer, GpuError};
+pub use skeleton::{GpuBackend, GpuBuffer, GpuError, Lowering};

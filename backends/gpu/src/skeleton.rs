@@ -10,9 +10,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Mutex, MutexGuard};
 
 use neurokern_core::backend::{check_bytes, check_call};
-use neurokern_core::{Backend, DeviceBuffer, ElemType, FloatType, Op, OpKind};
+use neurokern_core::{Backend, DeviceBuffer, ElemType, FloatType, Op, OpKind, Operands};
 
-use crate::device::Device;
+use crate::device::{Device, Limits};
 use crate::gemm::Gemm;
 use crate::kernel::{ArgKind, ElemClass, Kernel};
 use crate::lower::lower;
@@ -158,11 +158,17 @@ struct Slot<M> {
     bytes: usize,
 }
 
+/// A lowering: how an op (validated, with its operand list) becomes a plan on a device
+/// with these limits. [`lower`] is the one every backend uses; tests plant faults by
+/// wrapping it ([`GpuBackend::with_lowering`]).
+pub type Lowering = fn(&Op, &Operands, &Limits) -> Plan;
+
 /// Every GPU backend: a [`Device`] behind `neurokern_core::Backend`.
 #[derive(Debug)]
 pub struct GpuBackend<D: Device> {
     device: D,
     instance: usize,
+    lowering: Lowering,
     /// Workspace slots by index; held for the whole of a call's submission, which also
     /// orders the calls that share workspace.
     arena: Mutex<Vec<Option<Slot<D::Mem>>>>,
@@ -176,8 +182,16 @@ impl<D: Device> GpuBackend<D> {
         GpuBackend {
             device,
             instance: next_id(),
+            lowering: lower,
             arena: Mutex::new(Vec::new()),
         }
+    }
+
+    /// Replaces the lowering (for tests that prove a broken lowering is caught, and for
+    /// experiments with other plans); the default is [`lower`].
+    pub fn with_lowering(mut self, lowering: Lowering) -> Self {
+        self.lowering = lowering;
+        self
     }
 
     /// The device.
@@ -194,7 +208,7 @@ impl<D: Device> GpuBackend<D> {
     /// The plan `op` lowers to on this device (for tests and profiles).
     pub fn plan(&self, op: &Op) -> std::result::Result<Plan, neurokern_core::Error> {
         let operands = op.validate()?;
-        Ok(lower(op, &operands, &self.device.limits()))
+        Ok((self.lowering)(op, &operands, &self.device.limits()))
     }
 
     fn arena_lock(&self) -> MutexGuard<'_, Vec<Option<Slot<D::Mem>>>> {
@@ -529,7 +543,7 @@ impl<D: Device> Backend for GpuBackend<D> {
         if !op.has_work()? {
             return Ok(());
         }
-        let plan = lower(op, &operands, &self.device.limits());
+        let plan = (self.lowering)(op, &operands, &self.device.limits());
         self.submit(op, dtype, args, &plan)
     }
 
