@@ -8,6 +8,9 @@ use neurokern_core::{Backend, ElemType, FloatType, Op};
 use neurokern_gpu::sim::SimBackend;
 use neurokern_gpu::GpuError;
 
+/// Buffers to allocate for a call's slots: element type and length, or none.
+type Slots = Vec<Option<(ElemType, usize)>>;
+
 #[test]
 fn a_buffer_of_another_instance_is_a_typed_error() {
     let (a, b) = (SimBackend::default(), SimBackend::default());
@@ -41,7 +44,7 @@ fn a_buffer_of_another_instance_is_a_typed_error() {
 fn validation_errors_are_the_references() {
     let sim = SimBackend::default();
     let cpu = CpuBackend::new();
-    let calls: Vec<(Op, Vec<Option<(ElemType, usize)>>)> = vec![
+    let calls: Vec<(Op, Slots)> = vec![
         // wrong length
         (
             Op::MatMul(MatMul {
