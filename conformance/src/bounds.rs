@@ -42,6 +42,8 @@
 //!   `2γ_K·Σ|terms|` (0 for exact integer sums).
 //! * `hebbian_update`: `w' = (1−decay)·w + lr·s`: the sum's `2β` scaled by `|lr|`, plus
 //!   one rounding for each of `1−decay`, `(1−decay)·w`, `lr·s` and the add, on each side.
+//!   Where the sum's finite terms can overflow f32 the element is [`ORDER_DEPENDENT`], as
+//!   in `matmul`.
 //! * `softmax`: `e_j = exp(x_j − m)` (the subtraction's rounding `u|x_j − m|` becomes a
 //!   relative error of `e_j`, plus exp's 3 ulp), `S = Σe_j` (`γ_L` plus the terms'
 //!   errors), `y = e_i / S` (propagated quotient error plus 2.5 ulp).
@@ -150,9 +152,17 @@ pub struct E {
     pub e: f64,
 }
 
-/// `x·e`, with `0·∞ = 0` (an exact operand adds no error, whatever the other's size).
+/// `x·e`, with `x·0 = 0` (an exact operand adds no error, whatever the other's size)
+/// and `0·e = 0` for a finite `e`. An unbounded `e` stays unbounded even when `x = 0`: it
+/// marks a value that may be ±inf on a device computing in f32, and `0·inf` is NaN there
+/// (found by the differential fuzzer: `adam_update` with `lr = 0` and `m = 3e38`, whose
+/// `m/(1 − β1ᵗ)` overflows f32 while the f64 reference stays finite).
 fn mz(x: f64, e: f64) -> f64 {
-    if e == 0.0 || x == 0.0 {
+    if e == 0.0 {
+        0.0
+    } else if e == f64::INFINITY {
+        f64::INFINITY
+    } else if x == 0.0 {
         0.0
     } else {
         x * e
@@ -725,7 +735,12 @@ fn argmax(d: &DynamicTokenAssignment, act: &[f64], proto: &[f64]) -> Argmax {
 fn hebbian(d: &HebbianUpdate, pre: &[f64], post: &[f64], w: &[f64]) -> Vec<f64> {
     let rows = d.b * d.m;
     let pt = transposed(pre, rows, d.k);
-    let beta = gemm_bound(&pt, post, d.k, rows, d.n);
+    // The sum is a GEMM's: where its finite terms can overflow f32 the result depends on
+    // the order (and on fused or separate products) beyond any bound, and neither `lr` nor
+    // the `keep·w` term can bring it back (found by the differential fuzzer: the reference
+    // rounded `3e38·2` and `3e38·(−2)` to ±inf and got NaN, a device's fused multiply-add
+    // got +inf; the exact sum is 0).
+    let beta = gemm_check(&pt, post, d.k, rows, d.n);
     // The exact sums, for the magnitudes of the products.
     let mut s = vec![0.0; d.k * d.n];
     for r in 0..rows {
@@ -745,6 +760,9 @@ fn hebbian(d: &HebbianUpdate, pre: &[f64], post: &[f64], w: &[f64]) -> Vec<f64> 
     let (lr, decay) = (f64::from(d.lr), f64::from(d.decay));
     (0..d.k * d.n)
         .map(|i| {
+            if beta[i] == ORDER_DEPENDENT {
+                return ORDER_DEPENDENT;
+            }
             let f = |a: &Ar| {
                 let keep = a.sub(E::x(1.0), E::x(decay));
                 let sum = E {
@@ -1072,4 +1090,75 @@ fn shape_loss(
             })
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use neurokern_core::op::{AdamUpdate, HebbianUpdate};
+
+    fn bound(c: &Check) -> &[f64] {
+        match c {
+            Check::Bound(b) => b,
+            other => panic!("expected a bound, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn hebbian_terms_that_overflow_f32_are_order_dependent() {
+        let op = |lr| {
+            Op::HebbianUpdate(HebbianUpdate {
+                b: 1,
+                m: 2,
+                k: 1,
+                n: 1,
+                lr,
+                decay: 0.0,
+            })
+        };
+        // 3e38·2 + 3e38·(−2): exactly 0, but ±inf, NaN or 0 in f32 depending on the order
+        // and on fused products.
+        let w = |pre: [f64; 2]| vec![Some(pre.to_vec()), Some(vec![2.0, -2.0]), Some(vec![0.0])];
+        for lr in [1.0, 1e-30] {
+            let c = checks(&op(lr), &w([3e38, 3e38]));
+            assert_eq!(bound(&c[2]), &[ORDER_DEPENDENT], "lr = {lr}");
+        }
+        // Small terms keep a finite bound; a NaN term still requires NaN (bound 0 around it).
+        let c = checks(&op(1.0), &w([3.0, 3.0]));
+        assert!(bound(&c[2])[0].is_finite() && bound(&c[2])[0] >= 0.0);
+        let c = checks(&op(1.0), &w([f64::NAN, 3e38]));
+        assert_eq!(bound(&c[2]), &[0.0]);
+    }
+
+    #[test]
+    fn zero_times_a_value_that_may_overflow_is_unbounded() {
+        // m/(1 − β1) = 3e41 overflows f32; lr·inf is NaN on a device in f32.
+        let op = |lr| {
+            Op::AdamUpdate(AdamUpdate {
+                n: 1,
+                lr,
+                beta1: 0.999,
+                beta2: 0.999,
+                eps: 0.001,
+                weight_decay: 0.0,
+                t: 1,
+                decoupled: false,
+            })
+        };
+        let w = |m: f64| {
+            vec![
+                Some(vec![-65504.0]),
+                Some(vec![5.96e-8]),
+                Some(vec![m]),
+                Some(vec![5.96e-8]),
+            ]
+        };
+        assert_eq!(bound(&checks(&op(0.0), &w(3e38))[0]), &[f64::INFINITY]);
+        // Without the overflow, lr = 0 leaves p exact but for its own rounding.
+        assert!(bound(&checks(&op(0.0), &w(1.0))[0])[0] < 1.0);
+        // An exact zero still adds no error to a finite one.
+        assert_eq!(mz(0.0, 5.0), 0.0);
+        assert_eq!(mz(0.0, f64::INFINITY), f64::INFINITY);
+        assert_eq!(mz(3.0, 0.0), 0.0);
+    }
 }
