@@ -188,11 +188,21 @@ pub fn interleaved<'a>(
         .collect()
 }
 
+/// One op's times inside a profiled call.
+#[derive(Debug, Clone, Serialize)]
+pub struct ProfileOp {
+    /// The op's label in the call (`"matmul h·w2"`).
+    pub op: String,
+    /// Its times.
+    #[serde(flatten)]
+    pub stats: Stats,
+}
+
 /// One device's profile of a multi-op call.
 #[derive(Debug, Clone, Serialize)]
 pub struct Profile {
-    /// Each op in call order: its label and times.
-    pub ops: Vec<(String, Stats)>,
+    /// Each op in call order.
+    pub ops: Vec<ProfileOp>,
     /// The sum of the ops' medians.
     pub sum_of_ops_ms: f64,
     /// The profiled call's whole time (ops and the synchronizations between them).
@@ -269,15 +279,18 @@ pub fn profiled<'a>(
         .map(|l| match l {
             Err(e) => Profiled::Failed(e),
             Ok(acc) => {
-                let ops: Vec<(String, Stats)> = acc
+                let ops: Vec<ProfileOp> = acc
                     .order
                     .iter()
                     .map(|label| {
                         let t = acc.per_op.get(label).map(Vec::as_slice).unwrap_or(&[]);
-                        (label.to_string(), Stats::of(t, &[]))
+                        ProfileOp {
+                            op: label.to_string(),
+                            stats: Stats::of(t, &[]),
+                        }
                     })
                     .collect();
-                let sum = ops.iter().map(|(_, s)| s.median_ms).sum();
+                let sum = ops.iter().map(|o| o.stats.median_ms).sum();
                 Profiled::Done(Profile {
                     ops,
                     sum_of_ops_ms: sum,
@@ -369,9 +382,9 @@ mod profile_tests {
             panic!("not profiled: {out:?}")
         };
         // Warm-up gave 1; the rounds 2, 3, 4: medians 3 and 6.
-        let names: Vec<&str> = p.ops.iter().map(|(n, _)| n.as_str()).collect();
+        let names: Vec<&str> = p.ops.iter().map(|o| o.op.as_str()).collect();
         assert_eq!(names, ["second", "first"]);
-        assert_eq!(p.ops[0].1.median_ms, 6.0);
+        assert_eq!(p.ops[0].stats.median_ms, 6.0);
         assert_eq!(p.sum_of_ops_ms, 9.0);
         assert_eq!(p.profiled_total.reps, 3);
         assert!(matches!(&out[1], Profiled::Failed(e) if e == "no device"));

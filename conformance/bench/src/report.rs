@@ -296,12 +296,12 @@ impl Report {
                 s.push_str("--:|--:|");
             }
             s.push('\n');
-            for (k, (label, _)) in first.ops.iter().enumerate() {
-                let _ = write!(s, "| {label} |");
+            for (k, first_op) in first.ops.iter().enumerate() {
+                let _ = write!(s, "| {} |", first_op.op);
                 for d in &p.devices {
                     match &d.profile {
                         Some(pr) => {
-                            let ms = pr.ops.get(k).map_or(f64::NAN, |o| o.1.median_ms);
+                            let ms = pr.ops.get(k).map_or(f64::NAN, |o| o.stats.median_ms);
                             let share = 100.0 * ms / pr.sum_of_ops_ms;
                             let _ = write!(s, " {ms:.3} | {share:.1}% |");
                         }
