@@ -30,6 +30,11 @@ pub trait DeviceUnderTest {
     }
     /// A human-readable device name.
     fn name(&self) -> String;
+    /// The API whose device error model judges this device (from the backend name: the
+    /// plugin ABI carries no capabilities; see [`crate::bounds::Api`]).
+    fn api(&self) -> crate::bounds::Api {
+        crate::bounds::Api::for_backend(self.backend())
+    }
     /// True when the results must be the reference's bits exactly (the reference itself
     /// and the CPU plugin).
     fn bit_exact(&self) -> bool;

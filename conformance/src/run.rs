@@ -8,7 +8,7 @@ use neurokern_core::reference::{self, Arg};
 use neurokern_core::{Backend, ElemType, FloatType, Op, OperandSpec, Role};
 use serde::Serialize;
 
-use crate::bounds::{self, Argmax, Check};
+use crate::bounds::{self, Api, Argmax, Check};
 use crate::cases::Case;
 use crate::data::{round_to, HostData};
 
@@ -30,8 +30,10 @@ pub struct Prepared {
     /// The reference's values before the final store, per written float slot: for an f16
     /// call, the reference run in f32 on the widened inputs.
     pub center: Vec<Option<Vec<f64>>>,
-    /// How each slot is judged.
+    /// How each slot is judged (under the OpenCL device model).
     pub checks: Vec<Check>,
+    /// How each slot is judged under the device models of other APIs ([`prepare_for`]).
+    pub api_checks: Vec<(Api, Vec<Check>)>,
     /// Time spent generating, running the reference and deriving bounds.
     pub prepare_time: Duration,
 }
@@ -54,6 +56,15 @@ impl Prepared {
     pub fn is_written(&self, i: usize) -> bool {
         let s = &self.operands[i];
         s.present && s.role.is_written()
+    }
+
+    /// How each slot is judged under `api`'s device model (the OpenCL model's checks when
+    /// the case was not prepared for `api`).
+    pub fn checks_for(&self, api: Api) -> &[Check] {
+        self.api_checks
+            .iter()
+            .find(|(a, _)| *a == api)
+            .map_or(&self.checks, |(_, c)| c)
     }
 
     /// Whether the call's results must be the same bits on every run.
@@ -114,8 +125,14 @@ fn reference_run(
         .collect())
 }
 
-/// Generates a case, runs the reference and derives the bounds.
+/// Generates a case, runs the reference and derives the bounds (under the OpenCL device
+/// model).
 pub fn prepare(case: &Case) -> Result<Prepared, String> {
+    prepare_for(case, &[])
+}
+
+/// [`prepare`], also deriving the bounds under the device model of each API in `apis`.
+pub fn prepare_for(case: &Case, apis: &[Api]) -> Result<Prepared, String> {
     let t0 = Instant::now();
     let built = case.build();
     let dtype = case.dtype;
@@ -165,6 +182,12 @@ pub fn prepare(case: &Case) -> Result<Prepared, String> {
         })
         .collect();
     let checks = bounds::checks(&built.op, &widened);
+    let mut api_checks: Vec<(Api, Vec<Check>)> = Vec::new();
+    for &api in apis {
+        if api != Api::OpenCl && !api_checks.iter().any(|(a, _)| *a == api) {
+            api_checks.push((api, bounds::checks_for(&built.op, &widened, api)));
+        }
+    }
     Ok(Prepared {
         case: case.clone(),
         op: built.op,
@@ -174,6 +197,7 @@ pub fn prepare(case: &Case) -> Result<Prepared, String> {
         expected,
         center,
         checks,
+        api_checks,
         prepare_time: t0.elapsed(),
     })
 }
@@ -359,8 +383,14 @@ fn shape_of(op: &Op, operand: &str) -> Option<Vec<(&'static str, usize)>> {
 /// Judges `got` (a device's outputs, per slot) against the prepared reference. With
 /// `bit_exact`, every output must also be bit-identical to the reference's.
 pub fn compare(p: &Prepared, got: &[Option<HostData>], bit_exact: bool) -> Verdict {
+    compare_for(p, got, bit_exact, Api::OpenCl)
+}
+
+/// [`compare`] under the device model of `api` ([`Prepared::checks_for`]).
+pub fn compare_for(p: &Prepared, got: &[Option<HostData>], bit_exact: bool, api: Api) -> Verdict {
     let mut v = Verdict::default();
-    for (i, check) in p.checks.iter().enumerate() {
+    let checks = p.checks_for(api);
+    for (i, check) in checks.iter().enumerate() {
         let (Some(exp), Some(dev)) = (&p.expected[i], got.get(i).and_then(Option::as_ref)) else {
             continue;
         };
@@ -424,7 +454,7 @@ pub fn compare(p: &Prepared, got: &[Option<HostData>], bit_exact: bool) -> Verdi
                 }
             }
             Check::Argmax(a) => {
-                let best = match p.checks.get(i + 1) {
+                let best = match checks.get(i + 1) {
                     Some(Check::ArgmaxBest) => got.get(i + 1).and_then(Option::as_ref),
                     _ => None,
                 };

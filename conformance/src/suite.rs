@@ -8,7 +8,7 @@ use serde::Serialize;
 
 use crate::cases::{self, Case, Tier};
 use crate::devices::DeviceUnderTest;
-use crate::run::{compare, first_difference, prepare, ElemFailure, Prepared};
+use crate::run::{compare_for, first_difference, prepare_for, ElemFailure, Prepared};
 
 /// Which cases to run.
 #[derive(Clone, Debug, Default)]
@@ -129,7 +129,7 @@ pub fn run_case(dev: &dyn DeviceUnderTest, p: &Prepared) -> CaseResult {
             return r;
         }
     };
-    let verdict = compare(p, &first, dev.bit_exact());
+    let verdict = compare_for(p, &first, dev.bit_exact(), dev.api());
     r.worst = Some(verdict.worst);
     r.checked = verdict.checked;
     r.failed_elements = verdict.failed;
@@ -199,9 +199,10 @@ pub fn run_all(
             .progress_chars("=> "),
     );
     let mut results = Vec::with_capacity(total as usize);
+    let apis: Vec<_> = devices.iter().map(|d| d.api()).collect();
     for c in cases {
         bar.set_message(c.id.clone());
-        match prepare(c) {
+        match prepare_for(c, &apis) {
             Ok(p) => {
                 for d in devices {
                     results.push(run_case(d.as_ref(), &p));
