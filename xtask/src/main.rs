@@ -10,6 +10,7 @@ mod devices;
 mod fuzz;
 mod gpu_bundle;
 mod kernels;
+mod train;
 mod util;
 
 use std::process::ExitCode;
@@ -39,6 +40,8 @@ enum Task {
     GpuBundle(Rest),
     /// Compiles the ahead-of-time kernels (GLSL → SPIR-V); `--check` compares with the committed files.
     Kernels(Rest),
+    /// Trains the seed's hybrid character model on a text: `--backend B --data FILE`.
+    Train(Rest),
 }
 
 /// The task's own arguments, passed through untouched.
@@ -58,6 +61,7 @@ fn main() -> ExitCode {
         Task::Fuzz(r) => fuzz::run(&r.args),
         Task::GpuBundle(r) => gpu_bundle::run(&r.args),
         Task::Kernels(r) => kernels::run(&r.args),
+        Task::Train(r) => train::run(&r.args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
