@@ -85,8 +85,9 @@ if [ "$CPU" = 0 ]; then
 fi
 
 BENCH_DEVICES="$(IFS=,; echo "${BACKENDS[*]}")"
+# nk-bench's anchors are CPU libraries (numpy, JAX); PyTorch on the GPU is the anchor here.
 step nk-bench "$HERE/bin/nk-bench" --backend "$BENCH_DEVICES" --out "$OUT/bench" --name nk-bench \
-  --python "$PY" || true
+  --no-anchors "${QUICK[@]}" || true
 if [ "$CPU" = 1 ]; then
   step nk-cuda-bench "$HERE/bin/nk-cuda-bench" --backend sim --smoke --json "$OUT/bench/neurokern.json" || true
 else
