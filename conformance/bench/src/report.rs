@@ -181,7 +181,19 @@ impl Report {
     pub fn markdown(&self) -> String {
         let mut s = String::new();
         let _ = writeln!(s, "# nk-bench, {}\n", self.date);
-        let _ = writeln!(s, "`nk-bench {}`\n", self.args.join(" "));
+        // Arguments with spaces quoted, so that the line can be run again.
+        let args: Vec<String> = self
+            .args
+            .iter()
+            .map(|a| {
+                if a.contains(' ') {
+                    format!("'{a}'")
+                } else {
+                    a.clone()
+                }
+            })
+            .collect();
+        let _ = writeln!(s, "`nk-bench {}`\n", args.join(" "));
         s.push_str("| device | name | from |\n|---|---|---|\n");
         for d in &self.devices {
             let _ = writeln!(s, "| {} | {} | {} |", d.label, d.device, d.origin);
@@ -343,7 +355,12 @@ impl Report {
     }
 
     fn anchor_tables(&self, s: &mut String) {
-        s.push_str("\n## Anchors\n\nRatio: the device's median over the anchor's.\n\n");
+        s.push_str("\n## Anchors\n\n");
+        if self.anchors.is_empty() {
+            s.push_str("Not run (`--no-anchors`).\n");
+            return;
+        }
+        s.push_str("Ratio: the device's median over the anchor's.\n\n");
         for a in &self.anchors {
             let _ = writeln!(
                 s,
