@@ -33,7 +33,7 @@
 //!   is transposed or f16. Each work-item owns an `mr × nr·nv` block of `C` in registers
 //!   (the tile is a build-time parameter, [`GemmParams`]: chosen from the device's preferred
 //!   vector width, overridable with [`OpenClDevice::with_gemm_params`] or
-//!   `NEUROKERN_OPENCL_GEMM=mr,nv,nr`; `nk-bench --tune` times the candidates on a device).
+//!   `NEUROKERN_OPENCL_GEMM=mr,nv,nr`).
 //!   On CPU devices the GEMM runs one work-item per work-group, so that the block compiles
 //!   to straight-line SIMD code (a 6 × 32 f32 block is 24 AVX registers of accumulators);
 //!   elsewhere the work-group shape is the implementation's.
