@@ -11,6 +11,10 @@
 //! Vulkan's bindings and push constants) use without any per-kernel code of their own.
 //! The simulated device matches on the typed enum instead, by field name.
 //!
+//! Grids: a grid dim may exceed what an API launches in one go (65 535 work-groups in
+//! CUDA's y and z, Vulkan's `maxComputeWorkGroupCount`); a backend covers the whole grid
+//! anyway, by grid-stride loops in its kernels or by chunked dispatches with an offset.
+//!
 //! Element types: `T` is the call's storage type (`f32` or `f16`, arithmetic in f32 and
 //! one rounding at store), `F32` and `I32` are fixed.
 
