@@ -74,7 +74,7 @@ impl OpenClDevice {
         }
         let ctx = Context::new(info.platform_id, info.id)?;
         let queue = Queue::new(&ctx, info.id)?;
-        Ok(OpenClDevice {
+        let device = OpenClDevice {
             label: format!("{} / {}", info.platform, info.name),
             gemm: default_gemm(&info),
             gemm_local: default_gemm_local(&info),
@@ -85,7 +85,9 @@ impl OpenClDevice {
             state: Mutex::new(State::default()),
             queue,
             ctx,
-        })
+        };
+        // The plan `nk-tune` stored for this device, driver and kernels, if any.
+        Ok(crate::tuned::at_open(device))
     }
 
     /// Replaces the GEMM tile parameters (programs are rebuilt on next use).

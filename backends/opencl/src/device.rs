@@ -23,6 +23,8 @@ pub struct DeviceInfo {
     pub version: String,
     /// `CL_DEVICE_OPENCL_C_VERSION`.
     pub c_version: String,
+    /// `CL_DRIVER_VERSION`: what a tuned plan is valid for.
+    pub driver_version: String,
     /// True for `CL_DEVICE_TYPE_CPU`.
     pub is_cpu: bool,
     /// Compute units.
@@ -233,6 +235,7 @@ fn enumerate() -> Result<Vec<DeviceInfo>, OclError> {
                 name: device_string(d, CL_DEVICE_NAME),
                 version: device_string(d, CL_DEVICE_VERSION),
                 c_version: device_string(d, CL_DEVICE_OPENCL_C_VERSION),
+                driver_version: device_string(d, CL_DRIVER_VERSION),
                 is_cpu: ty & CL_DEVICE_TYPE_CPU != 0,
                 compute_units: device_value(d, CL_DEVICE_MAX_COMPUTE_UNITS),
                 max_work_group: device_value(d, CL_DEVICE_MAX_WORK_GROUP_SIZE),

@@ -57,6 +57,7 @@ pub mod device;
 pub mod error;
 mod gemm;
 mod raw;
+pub mod tuned;
 
 pub use backend::OpenClDevice;
 pub use config::{GemmParams, PackA};
