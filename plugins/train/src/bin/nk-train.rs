@@ -33,7 +33,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Cmd {
     /// Train (or resume) on a UTF-8 text.
-    Train(TrainArgs),
+    Train(Box<TrainArgs>),
     /// Generate text from a checkpoint.
     Generate(GenArgs),
     /// The unigram and bigram entropies of a text: the floors of this model's loss.
@@ -262,7 +262,7 @@ fn entropy(a: EntropyArgs) -> Result<()> {
 
 fn main() -> ExitCode {
     let r = match Cli::parse().cmd {
-        Cmd::Train(a) => train(a),
+        Cmd::Train(a) => train(*a),
         Cmd::Generate(a) => gen(a),
         Cmd::Entropy(a) => entropy(a),
     };
