@@ -176,8 +176,10 @@ fn a_resumed_run_continues_bit_exactly() {
 const CURVE_STEPS: u64 = 100;
 
 /// Per-step tolerance on the mean loss against the built-in CPU device, in nats: see the
-/// test's comment for where it comes from.
-const CURVE_TOL: f64 = 2e-3;
+/// test's comment for where it comes from. Measured over 100 steps: OpenCL on PoCL
+/// 8·10⁻⁸, Vulkan on lavapipe 1.2·10⁻⁷; the bound leaves room for GPUs that sum in
+/// other orders.
+const CURVE_TOL: f64 = 1e-4;
 
 #[test]
 fn every_device_found_tracks_the_cpu_device() {
@@ -240,7 +242,7 @@ fn every_device_found_tracks_the_cpu_device() {
             "{}: loss differs by {worst} nats",
             dev.label()
         );
-        assert!(acc <= 0.02, "{}: accuracy differs by {acc}", dev.label());
+        assert!(acc <= 0.01, "{}: accuracy differs by {acc}", dev.label());
     }
     for r in &required {
         assert!(
