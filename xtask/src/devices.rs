@@ -44,5 +44,11 @@ pub fn run(args: &[String]) -> Result<(), String> {
                 "devices",
             ])
             .args(args),
-    )
+    )?;
+    // Whether each OpenCL device is tuned (`cargo xtask tune`), and with what.
+    if opencl_available() {
+        let status = ["run", "--quiet", "-p", "neurokern-tune", "--bin", "nk-tune"];
+        exec(cargo().args(status).args(["--", "--status"]))?;
+    }
+    Ok(())
 }

@@ -11,6 +11,7 @@ mod fuzz;
 mod gpu_bundle;
 mod kernels;
 mod train;
+mod tune;
 mod util;
 
 use std::process::ExitCode;
@@ -42,6 +43,8 @@ enum Task {
     Kernels(Rest),
     /// Trains the seed's hybrid character model on a text: `--backend B --data FILE`.
     Train(Rest),
+    /// Tunes a backend's kernels on a device and caches the plan: `--backend opencl [--budget S]`.
+    Tune(Rest),
 }
 
 /// The task's own arguments, passed through untouched.
@@ -62,6 +65,7 @@ fn main() -> ExitCode {
         Task::GpuBundle(r) => gpu_bundle::run(&r.args),
         Task::Kernels(r) => kernels::run(&r.args),
         Task::Train(r) => train::run(&r.args),
+        Task::Tune(r) => tune::run(&r.args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -120,12 +120,13 @@ mod tests {
     fn nearest_class_is_by_shape_then_type() {
         let a = "f32 matmul 4096x128x384";
         assert_eq!(distance(a, a), 0.0);
-        assert!(
-            distance(a, "f32 matmul 4096x384x96") < distance(a, "f32 matmul 1024x1024x1024")
-        );
+        assert!(distance(a, "f32 matmul 4096x384x96") < distance(a, "f32 matmul 1024x1024x1024"));
         assert!(distance(a, "f32 matmul 4096x128x384") < distance(a, "f16 matmul 4096x128x384"));
         assert!(distance(a, "f32 softmax 4096x96").is_infinite());
-        assert_eq!(gemm_shape("f16 matmul 1024x1024x1024"), Some((1024, 1024, 1024)));
+        assert_eq!(
+            gemm_shape("f16 matmul 1024x1024x1024"),
+            Some((1024, 1024, 1024))
+        );
     }
 
     #[test]

@@ -17,7 +17,10 @@ use neurokern_tune::opencl::OpenCl;
 use neurokern_tune::{tune, Options};
 
 #[derive(Parser, Debug)]
-#[command(name = "nk-tune", about = "Tunes the OpenCL kernels of a device and caches the plan")]
+#[command(
+    name = "nk-tune",
+    about = "Tunes the OpenCL kernels of a device and caches the plan"
+)]
 struct Cli {
     /// The device: an index or a name fragment (default: the backend's default device).
     #[arg(long)]
@@ -160,14 +163,21 @@ fn run(cli: &Cli) -> Result<(), String> {
         o.elapsed.as_secs_f64()
     );
     for r in &o.rejected {
-        println!("  rejected {}: {}", r.plan, r.why.lines().next().unwrap_or(""));
+        println!(
+            "  rejected {}: {}",
+            r.plan,
+            r.why.lines().next().unwrap_or("")
+        );
     }
     println!("default: {}", o.default.plan);
     println!(
         "winner:  {} (time ×{:.3} of the default's)",
         o.best.plan, o.best.score
     );
-    println!("{:<48} {:>10} {:>10} {:>7}", "class", "default", "winner", "ratio");
+    println!(
+        "{:<48} {:>10} {:>10} {:>7}",
+        "class", "default", "winner", "ratio"
+    );
     for (c, r) in &report.entry.classes {
         println!(
             "{c:<48} {:>8.2}ms {:>8.2}ms {:>7.2}",

@@ -103,7 +103,9 @@ impl OpenCl {
                     Timing::Unsupported => {
                         return Err(format!("{}: {} unsupported", s.label(), class.name()))
                     }
-                    Timing::Failed(e) => return Err(format!("{}: {}: {e}", s.label(), class.name())),
+                    Timing::Failed(e) => {
+                        return Err(format!("{}: {}: {e}", s.label(), class.name()))
+                    }
                 }
             }
             out.insert(class.name(), ms);
@@ -156,14 +158,11 @@ impl Evaluator for OpenCl {
         let times = self.time(&subjects)?;
         let mut race = Race::default();
         for (class, ms) in times {
-            race.times.insert(class, (ms[0], *ms.last().unwrap_or(&ms[0])));
+            race.times
+                .insert(class, (ms[0], *ms.last().unwrap_or(&ms[0])));
         }
         if self.verbose {
-            let r: f64 = race
-                .times
-                .values()
-                .map(|(b, c)| (c / b).ln())
-                .sum::<f64>()
+            let r: f64 = race.times.values().map(|(b, c)| (c / b).ln()).sum::<f64>()
                 / race.times.len().max(1) as f64;
             eprintln!(
                 "  race {cand} vs best: ×{:.3} of the best's time ({:.1} s)",

@@ -16,6 +16,26 @@ pub const MAX_ACC: u32 = 256;
 /// work-item on CPU devices), the implementation's choice, small groups.
 pub const LOCALS: [Option<[usize; 2]>; 4] = [Some([1, 1]), None, Some([4, 1]), Some([8, 8])];
 
+/// Far-apart starting points raced in a cold search's first round, before the default's
+/// neighbours: on this backend a candidate costs a program build (minutes on a loaded
+/// CPU device), so a few structurally different tiles are tried before small steps. On
+/// CPU devices: few rows with the widest vectors (AVX-512 lanes), or more rows; elsewhere
+/// small square tiles.
+pub fn probes(default: &Plan, is_cpu: bool) -> Vec<Plan> {
+    let tile = |mr: u32, nv: u32, nr: u32| Plan {
+        mr,
+        nv,
+        nr,
+        ..*default
+    };
+    let p = if is_cpu {
+        vec![tile(4, 16, 3), tile(8, 8, 3)]
+    } else {
+        vec![tile(4, 4, 2), tile(8, 4, 1)]
+    };
+    p.into_iter().filter(|c| valid(c) && c != default).collect()
+}
+
 /// True when the plan's tile is in the space.
 pub fn valid(p: &Plan) -> bool {
     (1..=MAX_MR).contains(&p.mr)
@@ -50,7 +70,11 @@ pub fn neighbors(p: &Plan) -> Vec<Plan> {
             cands.push(Plan { local: l, ..*p });
         }
     }
-    for pack in [PackPolicy::Transposed, PackPolicy::Always, PackPolicy::Never] {
+    for pack in [
+        PackPolicy::Transposed,
+        PackPolicy::Always,
+        PackPolicy::Never,
+    ] {
         if pack != p.pack_a {
             cands.push(Plan { pack_a: pack, ..*p });
         }

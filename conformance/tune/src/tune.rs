@@ -78,6 +78,11 @@ pub fn tune(info: &DeviceInfo, cache: Option<&Path>, opts: Options) -> Result<Re
         _ => Vec::new(),
     };
     let warm_started = !seeds.is_empty();
+    let seeds = if warm_started {
+        seeds
+    } else {
+        crate::space::probes(&default, info.is_cpu)
+    };
     let mut ev = OpenCl::new(info.clone(), opts.classes.clone(), opts.reps, opts.tier);
     ev.verbose = opts.verbose;
     if let Some(f) = opts.fail {
