@@ -13,6 +13,7 @@ use neurokern_gpu::{Device, Limits};
 use crate::config::{default_gemm, default_gemm_local, GemmParams, PackA};
 use crate::device::{self, DeviceInfo, DeviceSelector};
 use crate::error::{self, OclError};
+use crate::memory::Budget;
 use crate::raw::{launch, Context, KArg, Kernel as ClKernel, Mem, Program, Queue};
 
 /// Compiled programs and kernels, one set per storage type.
@@ -33,6 +34,8 @@ pub struct OpenClDevice {
     /// Rowwise ops with one work-item per row (CPU devices) instead of one work-group.
     rows_per_item: bool,
     score_budget: u64,
+    /// Every buffer is counted against this before the driver is asked.
+    budget: Budget,
     // Field order matters for drop: kernels and programs before the queue and context.
     state: Mutex<State>,
     pub(crate) queue: Queue,
@@ -63,6 +66,8 @@ impl OpenClDevice {
 
     /// Opens a device from [`crate::devices`].
     pub fn from_info(info: DeviceInfo) -> Result<Self, OclError> {
+        // Invalid settings are an error here rather than silently ignored.
+        crate::config::check_env()?;
         let missing = info.missing();
         if !missing.is_empty() {
             return Err(OclError::Unusable(format!(
@@ -80,6 +85,7 @@ impl OpenClDevice {
             gemm_local: default_gemm_local(&info),
             rows_per_item: info.is_cpu,
             score_budget: info.max_alloc.min(info.global_mem / 4),
+            budget: Budget::new(info.id as usize, info.global_mem),
             pack_a: PackA::from_env(),
             info,
             state: Mutex::new(State::default()),
@@ -124,6 +130,19 @@ impl OpenClDevice {
     pub fn with_score_budget(mut self, bytes: u64) -> Self {
         self.score_budget = bytes;
         self
+    }
+
+    /// Limits the device memory this device's buffers may hold (default: its global
+    /// memory, `CL_DEVICE_GLOBAL_MEM_SIZE`). Buffers of every context on the device count,
+    /// so the limit is on the device's total.
+    pub fn with_memory_budget(mut self, bytes: u64) -> Self {
+        self.budget = self.budget.with_limit(bytes);
+        self
+    }
+
+    /// The memory budget (bytes) and the bytes live buffers on the device hold now.
+    pub fn memory(&self) -> (u64, u64) {
+        (self.budget.limit(), self.budget.used())
     }
 
     /// The GEMM tile parameters in use.
@@ -238,35 +257,44 @@ impl Device for OpenClDevice {
     }
 
     fn alloc(&self, bytes: usize) -> Result<Mem, OclError> {
-        let mem = Mem::new(&self.ctx, bytes, self.info.max_alloc)?;
-        if bytes > 0 {
-            let zero = 0u32;
-            // SAFETY: valid queue and buffer of `bytes` bytes; every buffer is a whole
-            // number of 2-byte elements and the pattern size 2 divides it; the pattern is
-            // copied before the call returns.
-            let code = unsafe {
-                clEnqueueFillBuffer(
-                    self.queue.0,
-                    mem.mem,
-                    (&zero as *const u32).cast(),
-                    if bytes % 4 == 0 { 4 } else { 2 },
-                    0,
-                    bytes,
-                    0,
-                    std::ptr::null(),
-                    std::ptr::null_mut(),
-                )
-            };
-            if code != CL_SUCCESS {
-                return Err(error::status_to_error(code, "clEnqueueFillBuffer", bytes));
-            }
-            // Surface a lazy allocation failure here, as an error of this call.
-            self.queue.finish().map_err(|e| match e {
-                OclError::Cl { code, call } if error::is_out_of_memory(code) => {
-                    error::status_to_error(code, &call, bytes)
-                }
-                e => e,
-            })?;
+        if bytes == 0 {
+            return Ok(Mem::empty());
+        }
+        // Counted against the device's global memory first: drivers over-commit.
+        let reservation = self.budget.reserve(bytes)?;
+        // On CPU devices the device's memory is host memory, which PoCL allocates lazily,
+        // at the buffer's first use: a failure there (under `ulimit -v`) is an assertion
+        // that aborts the process (`pocl_create_migration_commands`), for a fill or a
+        // write alike. `CL_MEM_ALLOC_HOST_PTR` makes the implementation allocate at
+        // creation, where a failure is a status code; measured as fast as the plain buffer
+        // (the same host allocation, done earlier). GPUs keep device memory.
+        let flags = if self.info.is_cpu {
+            CL_MEM_READ_WRITE | CL_MEM_ALLOC_HOST_PTR
+        } else {
+            CL_MEM_READ_WRITE
+        };
+        let mem = Mem::new(&self.ctx, bytes, flags, self.info.max_alloc, reservation)?;
+        let zero = 0u32;
+        // SAFETY: valid queue and buffer of `bytes` bytes; every buffer is a whole number
+        // of 2-byte elements and the pattern size 2 divides it; the pattern is copied
+        // before the call returns. Not waited for: the queue is in order, so every later
+        // command on the buffer sees the zeros, and a failure of the fill surfaces at the
+        // next synchronizing call.
+        let code = unsafe {
+            clEnqueueFillBuffer(
+                self.queue.0,
+                mem.mem,
+                (&zero as *const u32).cast(),
+                if bytes % 4 == 0 { 4 } else { 2 },
+                0,
+                bytes,
+                0,
+                std::ptr::null(),
+                std::ptr::null_mut(),
+            )
+        };
+        if code != CL_SUCCESS {
+            return Err(error::status_to_error(code, "clEnqueueFillBuffer", bytes));
         }
         Ok(mem)
     }

@@ -3,6 +3,7 @@
 //! tests override them.
 
 use crate::device::DeviceInfo;
+use crate::error::OclError;
 pub use neurokern_kernels::opencl::GemmParams;
 
 /// When the GEMM packs its `A` operand (`NEUROKERN_OPENCL_PACK_A`: `1` always, `0` never).
@@ -19,26 +20,93 @@ pub enum PackA {
 }
 
 impl PackA {
-    /// The policy `NEUROKERN_OPENCL_PACK_A` asks for (`Transposed` when unset).
+    /// The policy `NEUROKERN_OPENCL_PACK_A` asks for (`Transposed` when unset or invalid;
+    /// [`check_env`] reports an invalid value when a device opens).
     pub fn from_env() -> PackA {
-        match std::env::var("NEUROKERN_OPENCL_PACK_A").as_deref() {
-            Ok("0") => PackA::Never,
-            Ok("1") => PackA::Always,
-            _ => PackA::Transposed,
-        }
+        env(PACK_A_ENV)
+            .and_then(|s| parse_pack_a(&s).ok())
+            .unwrap_or(PackA::Transposed)
     }
 }
 
-/// The GEMM tile for `info`: `NEUROKERN_OPENCL_GEMM=mr,nv,nr` when set and valid, else a
-/// choice from the device's preferred vector width.
-pub fn default_gemm(info: &DeviceInfo) -> GemmParams {
-    if let Ok(s) = std::env::var("NEUROKERN_OPENCL_GEMM") {
-        let v: Vec<u32> = s.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-        if let [mr, nv, nr] = v[..] {
-            if mr > 0 && matches!(nv, 2 | 4 | 8 | 16) && nr > 0 {
-                return GemmParams { mr, nv, nr };
-            }
+/// The variable that overrides the GEMM tile.
+pub const GEMM_ENV: &str = "NEUROKERN_OPENCL_GEMM";
+/// The variable that overrides the GEMM work-group shape.
+pub const GEMM_LOCAL_ENV: &str = "NEUROKERN_OPENCL_GEMM_LOCAL";
+/// The variable that overrides when `A` is packed.
+pub const PACK_A_ENV: &str = "NEUROKERN_OPENCL_PACK_A";
+
+/// A set, non-empty variable.
+fn env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|s| !s.trim().is_empty())
+}
+
+/// Parses `NEUROKERN_OPENCL_GEMM`'s `mr,nv,nr`.
+pub fn parse_gemm(s: &str) -> Result<GemmParams, String> {
+    let v: Result<Vec<u32>, _> = s.split(',').map(|x| x.trim().parse::<u32>()).collect();
+    match v.as_deref() {
+        Ok(&[mr, nv, nr]) if mr > 0 && matches!(nv, 2 | 4 | 8 | 16) && nr > 0 => {
+            Ok(GemmParams { mr, nv, nr })
         }
+        _ => Err(format!(
+            "{GEMM_ENV}=`{s}` is not a GEMM tile: expected `mr,nv,nr` (three integers: rows \
+             per work-item ≥ 1, vector width 2, 4, 8 or 16, column vectors ≥ 1), e.g. `6,8,4`"
+        )),
+    }
+}
+
+/// Parses `NEUROKERN_OPENCL_GEMM_LOCAL`'s `x,y` (or `0`: the implementation's choice).
+pub fn parse_gemm_local(s: &str) -> Result<Option<[usize; 2]>, String> {
+    if s.trim() == "0" {
+        return Ok(None);
+    }
+    let v: Result<Vec<usize>, _> = s.split(',').map(|x| x.trim().parse::<usize>()).collect();
+    match v.as_deref() {
+        Ok(&[a, b]) if a > 0 && b > 0 => Ok(Some([a, b])),
+        _ => Err(format!(
+            "{GEMM_LOCAL_ENV}=`{s}` is not a work-group shape: expected `x,y` (two integers \
+             ≥ 1, e.g. `1,1`) or `0` for the implementation's choice"
+        )),
+    }
+}
+
+/// Parses `NEUROKERN_OPENCL_PACK_A`: `1` always, `0` never.
+pub fn parse_pack_a(s: &str) -> Result<PackA, String> {
+    match s.trim() {
+        "1" => Ok(PackA::Always),
+        "0" => Ok(PackA::Never),
+        _ => Err(format!(
+            "{PACK_A_ENV}=`{s}` is not a packing policy: expected `1` (always pack A) or `0` \
+             (never); unset, A is packed when transposed or f16"
+        )),
+    }
+}
+
+/// Every set override, checked: a device does not open with a setting it would ignore.
+pub fn check_env() -> Result<(), OclError> {
+    let mut bad = Vec::new();
+    if let Some(s) = env(GEMM_ENV) {
+        bad.extend(parse_gemm(&s).err());
+    }
+    if let Some(s) = env(GEMM_LOCAL_ENV) {
+        bad.extend(parse_gemm_local(&s).err());
+    }
+    if let Some(s) = env(PACK_A_ENV) {
+        bad.extend(parse_pack_a(&s).err());
+    }
+    if bad.is_empty() {
+        Ok(())
+    } else {
+        Err(OclError::Config(bad.join("; ")))
+    }
+}
+
+/// The GEMM tile for `info`: `NEUROKERN_OPENCL_GEMM=mr,nv,nr` when set and valid (an
+/// invalid value stops the device from opening, [`check_env`]), else a choice from the
+/// device's preferred vector width.
+pub fn default_gemm(info: &DeviceInfo) -> GemmParams {
+    if let Some(p) = env(GEMM_ENV).and_then(|s| parse_gemm(&s).ok()) {
+        return p;
     }
     if info.is_cpu {
         let nv = match info.preferred_float_width {
@@ -72,12 +140,37 @@ pub fn default_gemm(info: &DeviceInfo) -> GemmParams {
 /// elsewhere the implementation's choice. `NEUROKERN_OPENCL_GEMM_LOCAL=x,y` overrides it,
 /// `=0` leaves it to the implementation.
 pub fn default_gemm_local(info: &DeviceInfo) -> Option<[usize; 2]> {
-    if let Ok(s) = std::env::var("NEUROKERN_OPENCL_GEMM_LOCAL") {
-        let v: Vec<usize> = s.split(',').filter_map(|x| x.trim().parse().ok()).collect();
-        return match v[..] {
-            [a, b] if a > 0 && b > 0 => Some([a, b]),
-            _ => None,
-        };
+    if let Some(local) = env(GEMM_LOCAL_ENV).and_then(|s| parse_gemm_local(&s).ok()) {
+        return local;
     }
     info.is_cpu.then_some([1, 1])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn settings_parse_or_say_what_is_expected() {
+        assert_eq!(
+            parse_gemm(" 6, 8 ,4"),
+            Ok(GemmParams {
+                mr: 6,
+                nv: 8,
+                nr: 4
+            })
+        );
+        for bad in ["6,8", "6,7,4", "0,8,4", "a,b,c", "6;8;4", "6,8,4,1"] {
+            let e = parse_gemm(bad).unwrap_err();
+            assert!(e.contains(GEMM_ENV) && e.contains("mr,nv,nr"), "{e}");
+        }
+        assert_eq!(parse_gemm_local("1,1"), Ok(Some([1, 1])));
+        assert_eq!(parse_gemm_local("0"), Ok(None));
+        for bad in ["1", "0,1", "x,y", "1,1,1"] {
+            let e = parse_gemm_local(bad).unwrap_err();
+            assert!(e.contains(GEMM_LOCAL_ENV) && e.contains("x,y"), "{e}");
+        }
+        assert_eq!(parse_pack_a("1"), Ok(PackA::Always));
+        assert!(parse_pack_a("yes").unwrap_err().contains(PACK_A_ENV));
+    }
 }

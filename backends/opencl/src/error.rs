@@ -36,6 +36,9 @@ pub enum OclError {
     NoDevice(String),
     /// The device lacks something the backend needs (a probe failure).
     Unusable(String),
+    /// A setting (an environment variable such as `NEUROKERN_OPENCL_GEMM`) is invalid: the
+    /// message names it and the accepted form.
+    Config(String),
 }
 
 impl fmt::Display for OclError {
@@ -61,6 +64,7 @@ impl fmt::Display for OclError {
             ),
             OclError::NoDevice(why) => write!(f, "OpenCL: no device: {why}"),
             OclError::Unusable(why) => write!(f, "OpenCL: device cannot run neurokern: {why}"),
+            OclError::Config(why) => write!(f, "OpenCL: invalid setting: {why}"),
         }
     }
 }

@@ -46,8 +46,14 @@
 //!   (`embedding_backward`, `proto_segmented_sum`, also in `SumMode::Atomic`) run a stable
 //!   counting sort of the indices on the device, then sum each segment's rows in
 //!   increasing row order: `O(rows·width + segments·width)`.
-//! * **Memory.** An allocation larger than the device allows is a recoverable
-//!   [`OclError::OutOfMemory`]: the backend and existing buffers are unaffected.
+//! * **Memory.** Every buffer is counted against the device's global memory (shared by
+//!   the process's contexts on the device, [`OpenClDevice::with_memory_budget`]) before
+//!   the driver is asked, since drivers over-commit (PoCL accepted 20 GiB on a 2 GiB
+//!   device). An allocation past the budget or the largest allocation, or one the driver
+//!   refuses, is a recoverable [`OclError::OutOfMemory`]: the backend and existing buffers
+//!   are unaffected. On CPU devices buffers are allocated at creation
+//!   (`CL_MEM_ALLOC_HOST_PTR`), so that a host allocation failure is a status code, not
+//!   PoCL's assertion at first use; the zero fill is queued, never waited for.
 //! * **Threads.** The backend is `Send + Sync`; one mutex serializes kernel-argument
 //!   setting and enqueueing (OpenCL kernels are not thread-safe to configure).
 
@@ -56,6 +62,7 @@ pub mod config;
 pub mod device;
 pub mod error;
 mod gemm;
+mod memory;
 mod raw;
 pub mod tuned;
 

@@ -7,6 +7,7 @@ use std::ptr;
 use cl_sys::*;
 
 use crate::error::{check, status_to_error, OclError};
+use crate::memory::Reservation;
 
 /// An owned `cl_context`.
 #[derive(Debug)]
@@ -74,10 +75,13 @@ impl Drop for Queue {
 pub struct Mem {
     pub(crate) mem: cl_mem,
     pub(crate) bytes: usize,
+    /// The bytes counted against the device's memory, given back when the buffer drops
+    /// (after the `cl_mem` is released: fields drop after `Drop::drop`).
+    _reservation: Option<Reservation>,
 }
 
 // SAFETY: a cl_mem is a reference-counted handle that OpenCL allows to be used from any
-// thread; `Mem` holds no other state.
+// thread; the reservation is an atomic count.
 unsafe impl Send for Mem {}
 // SAFETY: as above; reads and writes go through the device's queue.
 unsafe impl Sync for Mem {}
@@ -90,15 +94,25 @@ impl Mem {
 }
 
 impl Mem {
-    /// Allocates `bytes` (none for 0). Sizes over the device's `max_alloc` are refused
-    /// up front with [`OclError::OutOfMemory`].
-    pub(crate) fn new(ctx: &Context, bytes: usize, max_alloc: u64) -> Result<Self, OclError> {
-        if bytes == 0 {
-            return Ok(Mem {
-                mem: ptr::null_mut(),
-                bytes,
-            });
+    /// An empty buffer (no `cl_mem`).
+    pub(crate) fn empty() -> Self {
+        Mem {
+            mem: ptr::null_mut(),
+            bytes: 0,
+            _reservation: None,
         }
+    }
+
+    /// Creates a buffer of `bytes` (not 0) with `flags`, holding `reservation` (its bytes
+    /// counted against the device) for its life. Sizes over the device's `max_alloc` are
+    /// refused up front with [`OclError::OutOfMemory`].
+    pub(crate) fn new(
+        ctx: &Context,
+        bytes: usize,
+        flags: cl_mem_flags,
+        max_alloc: u64,
+        reservation: Reservation,
+    ) -> Result<Self, OclError> {
         if bytes as u64 > max_alloc {
             return Err(OclError::OutOfMemory {
                 bytes,
@@ -108,13 +122,17 @@ impl Mem {
             });
         }
         let mut code = 0;
-        // SAFETY: valid context, no host pointer, nonzero size; `code` receives the status.
-        let mem =
-            unsafe { clCreateBuffer(ctx.0, CL_MEM_READ_WRITE, bytes, ptr::null_mut(), &mut code) };
+        // SAFETY: valid context, no host pointer (the flags never ask to use or copy
+        // one), nonzero size; `code` receives the status.
+        let mem = unsafe { clCreateBuffer(ctx.0, flags, bytes, ptr::null_mut(), &mut code) };
         if code != CL_SUCCESS {
             return Err(status_to_error(code, "clCreateBuffer", bytes));
         }
-        Ok(Mem { mem, bytes })
+        Ok(Mem {
+            mem,
+            bytes,
+            _reservation: Some(reservation),
+        })
     }
 }
 

@@ -34,9 +34,20 @@ pub const CACHE_ENV: &str = "NEUROKERN_TUNE_CACHE";
 pub fn kernel_hash() -> String {
     use neurokern_kernels::opencl as k;
     let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for src in [k::COMMON, k::GEMM, k::PACK, k::ELEMENTWISE, k::ROWWISE, k::SCATTER] {
+    for src in [
+        k::COMMON,
+        k::GEMM,
+        k::PACK,
+        k::ELEMENTWISE,
+        k::ROWWISE,
+        k::SCATTER,
+    ] {
         // The length first, so that moving text between files changes the hash.
-        for b in (src.len() as u64).to_le_bytes().iter().chain(src.as_bytes()) {
+        for b in (src.len() as u64)
+            .to_le_bytes()
+            .iter()
+            .chain(src.as_bytes())
+        {
             h ^= u64::from(*b);
             h = h.wrapping_mul(0x0100_0000_01b3);
         }
@@ -143,7 +154,11 @@ impl std::fmt::Display for Plan {
             self.mr,
             self.nv,
             self.nr,
-            if self.rows_per_item { "per-item" } else { "per-group" }
+            if self.rows_per_item {
+                "per-item"
+            } else {
+                "per-group"
+            }
         )
     }
 }

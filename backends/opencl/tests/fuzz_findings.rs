@@ -63,7 +63,13 @@ fn hebbian_sum_whose_terms_overflow_f32_is_order_dependent() {
         Some(HostData::F32(vec![2.0, -2.0])),
         Some(HostData::F32(vec![-0.0])),
     ];
-    let case = Case::custom("fuzz/hebbian_update overflow", op, FloatType::F32, slots, None);
+    let case = Case::custom(
+        "fuzz/hebbian_update overflow",
+        op,
+        FloatType::F32,
+        slots,
+        None,
+    );
     let (_, why) = failures(&b, &case);
     assert!(why.is_empty(), "{why}");
 }

@@ -11,7 +11,10 @@
 use std::ffi::CStr;
 
 use neurokern_abi::export::Plugin;
-use neurokern_backend_opencl::{devices, open, probe, DeviceSelector, OpenClBackend};
+use neurokern_abi::Status;
+use neurokern_backend_opencl::{devices, open, probe, DeviceSelector, OclError, OpenClBackend};
+use neurokern_core::Backend;
+use neurokern_gpu::GpuError;
 
 /// The OpenCL plugin.
 #[derive(Debug)]
@@ -38,6 +41,29 @@ impl Plugin for OpenClPlugin {
     fn open(index: usize) -> Result<OpenClBackend, String> {
         open(&DeviceSelector::Index(index)).map_err(|e| e.to_string())
     }
+
+    fn error_status(e: &<OpenClBackend as Backend>::Error) -> Status {
+        status(e)
+    }
+}
+
+/// The ABI category of an OpenCL backend error, so that it survives the C ABI: a caller's
+/// mistake is not reported as a device failure, and out-of-memory stays recoverable.
+fn status(e: &GpuError<OclError>) -> Status {
+    match e {
+        GpuError::Invalid(_) => Status::VALIDATION,
+        GpuError::Bytes { .. } | GpuError::CopyMismatch { .. } => Status::INVALID_ARGUMENT,
+        GpuError::ForeignBuffer { .. } => Status::WRONG_HANDLE,
+        GpuError::TooLarge { .. } => Status::OUT_OF_MEMORY,
+        GpuError::Unsupported { .. } => Status::UNSUPPORTED,
+        GpuError::Device { source, .. } => match source {
+            OclError::OutOfMemory { .. } => Status::OUT_OF_MEMORY,
+            OclError::NoDevice(_) | OclError::Unusable(_) => Status::UNAVAILABLE,
+            _ => Status::BACKEND,
+        },
+        // A lowering bug, and any category added later, is the backend's failure.
+        _ => Status::BACKEND,
+    }
 }
 
 neurokern_abi::export_plugin!(OpenClPlugin);
@@ -45,7 +71,7 @@ neurokern_abi::export_plugin!(OpenClPlugin);
 #[cfg(test)]
 mod tests {
     use super::*;
-    use neurokern_core::Backend;
+    use neurokern_core::{ElemType, Error as CoreError};
 
     #[test]
     fn probe_devices_and_open_agree() {
@@ -70,5 +96,63 @@ mod tests {
     #[test]
     fn the_entry_point_returns_a_table() {
         assert!(!neurokern_plugin_entry().is_null());
+    }
+
+    #[test]
+    fn errors_keep_their_category_across_the_abi() {
+        let oom = GpuError::Device {
+            during: "alloc".into(),
+            source: OclError::OutOfMemory {
+                bytes: 1,
+                detail: String::new(),
+            },
+        };
+        assert_eq!(status(&oom), Status::OUT_OF_MEMORY);
+        let too_large = GpuError::TooLarge {
+            elem: ElemType::F32,
+            len: usize::MAX,
+        };
+        assert_eq!(status(&too_large), Status::OUT_OF_MEMORY);
+        let bytes = GpuError::Bytes {
+            op: "write",
+            expected: 8,
+            got: 4,
+        };
+        assert_eq!(status(&bytes), Status::INVALID_ARGUMENT);
+        let foreign = GpuError::ForeignBuffer {
+            op: "read",
+            operand: "buffer",
+            device: "d".into(),
+        };
+        assert_eq!(status(&foreign), Status::WRONG_HANDLE);
+        let build = GpuError::Device {
+            during: "gemm".into(),
+            source: OclError::Cl {
+                call: "clEnqueueNDRangeKernel".into(),
+                code: -5,
+            },
+        };
+        assert_eq!(status(&build), Status::BACKEND);
+        let invalid: GpuError<OclError> = GpuError::Invalid(CoreError::TooLarge {
+            op: "matmul",
+            operand: "a",
+        });
+        assert_eq!(status(&invalid), Status::VALIDATION);
+
+        // Through the plugin's own table, when a device opens here: a wrong byte count is
+        // an invalid argument, an allocation past the device's memory out of memory.
+        let Ok(b) = OpenClPlugin::open(0) else { return };
+        let buf = b.alloc(ElemType::F32, 4).unwrap();
+        assert_eq!(
+            OpenClPlugin::error_status(&b.write(&buf, &[0u8; 3]).unwrap_err()),
+            Status::INVALID_ARGUMENT
+        );
+        // (A small budget stands for the device's memory: nothing large is allocated.)
+        let dev = neurokern_backend_opencl::OpenClDevice::new(&DeviceSelector::Index(0))
+            .unwrap()
+            .with_memory_budget(1 << 20);
+        let small = OpenClBackend::new(dev);
+        let e = small.alloc(ElemType::F32, (1 << 18) + 1).unwrap_err();
+        assert_eq!(OpenClPlugin::error_status(&e), Status::OUT_OF_MEMORY, "{e}");
     }
 }
