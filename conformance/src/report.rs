@@ -32,6 +32,10 @@ pub struct Row {
     /// Worst error / bound over the cases (`"inf"` in JSON for an exact mismatch).
     #[serde(serialize_with = "ser_frac")]
     pub worst: Option<f64>,
+    /// Worst distance of a stored value from the reference's unrounded result, in ulps of
+    /// the output type (≤ 0.5: correctly rounded). For f16, where `worst` is mostly 0
+    /// (every value in its rounding cell), this is the informative column.
+    pub worst_ulps: Option<f64>,
     /// Total device time (ms).
     pub time_ms: f64,
 }
@@ -112,6 +116,7 @@ impl Report {
                 cases: 0,
                 failed: 0,
                 worst: None,
+                worst_ulps: None,
                 time_ms: 0.0,
             });
             row.cases += 1;
@@ -126,6 +131,9 @@ impl Report {
             };
             if let Some(w) = c.worst {
                 row.worst = Some(row.worst.map_or(w, |x: f64| x.max(w)));
+            }
+            if let Some(u) = c.worst_ulps {
+                row.worst_ulps = Some(row.worst_ulps.map_or(u, |x: f64| x.max(u)));
             }
         }
         Report {
@@ -153,9 +161,10 @@ impl Report {
             "result",
             "cases",
             "worst err/bound",
+            "ulps",
             "time",
         ];
-        let rows: Vec<[String; 7]> = self
+        let rows: Vec<[String; 8]> = self
             .summary
             .iter()
             .map(|r| {
@@ -166,6 +175,7 @@ impl Report {
                     status_text(r),
                     r.cases.to_string(),
                     r.worst.map_or("-".into(), fmt_frac),
+                    r.worst_ulps.map_or("-".into(), fmt_ulps),
                     format!("{:.1} ms", r.time_ms),
                 ]
             })
@@ -180,7 +190,7 @@ impl Report {
         let line = |s: &mut String, cells: &[String]| {
             for (i, c) in cells.iter().enumerate() {
                 let pad = w[i] - c.chars().count();
-                if i == 4 || i == 5 || i == 6 {
+                if (4..=7).contains(&i) {
                     let _ = write!(s, "{}{}  ", " ".repeat(pad), c);
                 } else {
                     let _ = write!(s, "{}{}  ", c, " ".repeat(pad));
@@ -230,18 +240,26 @@ impl Report {
             let _ = writeln!(s, "- {d}");
         }
         s.push_str("\n## Summary (op × dtype × device)\n\n");
-        s.push_str("| op | dtype | device | result | cases | worst err/bound | time |\n");
-        s.push_str("|---|---|---|---|---:|---:|---:|\n");
+        s.push_str(
+            "`worst err/bound`: the largest distance from the reference's unrounded result \
+             to the rounding cell of a stored value, as a fraction of the bound (0: every \
+             value is one the reference's result rounds to, as for most f16 values). \
+             `ulps`: the largest distance of a stored value from the reference's unrounded \
+             result, in ulps of the output type (at most 0.5: correctly rounded).\n\n",
+        );
+        s.push_str("| op | dtype | device | result | cases | worst err/bound | ulps | time |\n");
+        s.push_str("|---|---|---|---|---:|---:|---:|---:|\n");
         for r in &self.summary {
             let _ = writeln!(
                 s,
-                "| `{}` | {} | {} | {} | {} | {} | {:.1} ms |",
+                "| `{}` | {} | {} | {} | {} | {} | {} | {:.1} ms |",
                 r.op,
                 r.dtype,
                 r.device_id,
                 status_text(r),
                 r.cases,
                 r.worst.map_or("-".into(), fmt_frac),
+                r.worst_ulps.map_or("-".into(), fmt_ulps),
                 r.time_ms
             );
         }
@@ -321,5 +339,53 @@ pub fn fmt_frac(x: f64) -> String {
         format!("{x:.1e}")
     } else {
         format!("{x:.3}")
+    }
+}
+
+/// A distance in ulps, for the tables: `0`, then two decimals (`0.50`), large ones in
+/// scientific notation.
+pub fn fmt_ulps(x: f64) -> String {
+    if x == 0.0 {
+        "0".into()
+    } else if x < 1e-2 {
+        format!("{x:.1e}")
+    } else if x < 1e4 {
+        format!("{x:.2}")
+    } else {
+        format!("{x:.1e}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cases::Case;
+    use crate::data::HostData;
+    use crate::run::{compare, prepare};
+    use neurokern_core::op::Gelu;
+    use neurokern_core::{f16, FloatType, Op};
+
+    #[test]
+    fn f16_results_show_their_distance_in_ulps() {
+        // The reference's own f16 output: every value lies in its rounding cell, so the
+        // fraction of the bound is 0; the ulps column still says how far each stored value
+        // is from the unrounded result (at most half an ulp, and not 0 for these inputs).
+        let xs: Vec<f16> = (1..200)
+            .map(|i| f16::from_f32(i as f32 * 0.037 - 3.0))
+            .collect();
+        let case = Case::custom(
+            "gelu/f16/ulps",
+            Op::Gelu(Gelu { n: xs.len() }),
+            FloatType::F16,
+            vec![Some(HostData::F16(xs)), None],
+            None,
+        );
+        let p = prepare(&case).unwrap();
+        let v = compare(&p, &p.expected, false);
+        assert_eq!((v.failed, v.worst), (0, 0.0));
+        let u = v.worst_ulps.expect("f16 elements have a distance");
+        assert!(u > 0.1 && u <= 0.5, "{u}");
+        assert_eq!(fmt_ulps(u), format!("{u:.2}"));
+        assert_eq!(fmt_ulps(0.0), "0");
     }
 }

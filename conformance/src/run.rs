@@ -283,6 +283,13 @@ pub struct Verdict {
     pub failed: usize,
     /// The first failures (at most [`MAX_REPORTED`]).
     pub failures: Vec<ElemFailure>,
+    /// The largest distance, over the finite float elements judged by a bound or as one
+    /// rounding, between the device's stored value and the reference's unrounded result,
+    /// in ulps of the output type ([`ulps`]): at most 0.5 for a correctly rounded value.
+    /// Where `worst` is 0 because every element lies in its rounding cell (typical of
+    /// f16, whose cell is wider than any bound), this still says how close each came to
+    /// the cell's edge. `None` when no element has one.
+    pub worst_ulps: Option<f64>,
 }
 
 /// Failures kept per case.
@@ -305,6 +312,12 @@ impl Verdict {
             bound,
             inputs: inputs_at(p, slot, index),
         });
+    }
+
+    fn note_ulps(&mut self, elem: ElemType, c: f64, d: f64) {
+        if let Some(u) = ulps(elem, c, d) {
+            self.worst_ulps = Some(self.worst_ulps.map_or(u, |w| w.max(u)));
+        }
     }
 
     fn note(&mut self, frac: f64) {
@@ -420,6 +433,9 @@ pub fn compare_for(p: &Prepared, got: &[Option<HostData>], bit_exact: bool, api:
                 let c = p.center[i].as_deref().unwrap_or(&[]);
                 for k in 0..exp.len() {
                     let double = c.get(k).map(|&x| round_to(elem, x));
+                    if let Some(&x) = c.get(k) {
+                        v.note_ulps(elem, x, dev.get(k));
+                    }
                     let ok = exp.bits(k) == dev.bits(k)
                         || (exp.is_nan(k) && dev.is_nan(k))
                         || (elem == ElemType::F16
@@ -442,6 +458,10 @@ pub fn compare_for(p: &Prepared, got: &[Option<HostData>], bit_exact: bool, api:
                     let r = exp.get(k);
                     let (ok, frac, lo, hi) = judge(elem, r, c[k], delta[k], dev.get(k));
                     v.note(frac);
+                    // Elements that accept any value have no meaningful distance.
+                    if delta[k].is_finite() {
+                        v.note_ulps(elem, c[k], dev.get(k));
+                    }
                     if !ok {
                         v.fail(
                             p,
@@ -538,6 +558,39 @@ pub fn fraction(elem: ElemType, c: f64, delta: f64, d: f64) -> f64 {
     } else {
         f64::INFINITY
     }
+}
+
+/// The distance between a stored value `d` and an unrounded result `c`, in ulps of
+/// `elem` at `d` (the gap to `d`'s neighbour on `c`'s side), or `None` where either is not
+/// finite. At most 0.5 when `d` is `c` correctly rounded; a little more after a double
+/// rounding (f16 through f32); 1 or more for a neighbour of the correct value.
+pub fn ulps(elem: ElemType, c: f64, d: f64) -> Option<f64> {
+    if !c.is_finite() || !d.is_finite() {
+        return None;
+    }
+    if c == d {
+        return Some(0.0);
+    }
+    let (down, up) = match elem {
+        ElemType::F16 => {
+            let h = neurokern_core::f16::from_f64(d);
+            (f16_step(h, false).to_f64(), f16_step(h, true).to_f64())
+        }
+        _ => {
+            let x = d as f32;
+            (f64::from(f32_step(x, false)), f64::from(f32_step(x, true)))
+        }
+    };
+    // Past the largest finite value the step is infinite: use the gap on the other side.
+    let gap = if c > d { up - d } else { d - down };
+    let gap = if gap.is_finite() {
+        gap
+    } else if c > d {
+        d - down
+    } else {
+        up - d
+    };
+    Some((c - d).abs() / gap)
 }
 
 /// The rounding cell of a stored value `d`: the pre-store values that round to it (ties
@@ -709,4 +762,26 @@ pub fn first_difference(
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ulps_measure_the_distance_to_the_unrounded_result() {
+        // f16 spacing at 1 is 2⁻¹⁰ above, 2⁻¹¹ below.
+        let up = 2f64.powi(-10);
+        assert_eq!(ulps(ElemType::F16, 1.0, 1.0), Some(0.0));
+        assert_eq!(ulps(ElemType::F16, 1.0 + 0.25 * up, 1.0), Some(0.25));
+        assert_eq!(ulps(ElemType::F16, 1.0 - 0.25 * up, 1.0), Some(0.5));
+        // A neighbour of the correctly rounded value is more than half an ulp away.
+        assert!(ulps(ElemType::F16, 1.0 + 0.25 * up, 1.0 + up).unwrap() > 0.5);
+        // f32, and the top of the range (no finite step above 65504).
+        let u32_ = f64::from(f32::EPSILON);
+        assert_eq!(ulps(ElemType::F32, 1.0 + u32_ / 2.0, 1.0), Some(0.5));
+        assert_eq!(ulps(ElemType::F16, 65504.0 + 8.0, 65504.0), Some(0.25));
+        assert_eq!(ulps(ElemType::F16, f64::NAN, 1.0), None);
+        assert_eq!(ulps(ElemType::F16, 1.0, f64::INFINITY), None);
+    }
 }

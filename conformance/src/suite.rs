@@ -78,6 +78,9 @@ pub struct CaseResult {
     /// `"inf"` when an exact rule is broken).
     #[serde(serialize_with = "crate::report::ser_frac")]
     pub worst: Option<f64>,
+    /// Worst distance of a stored value from the reference's unrounded result, in ulps of
+    /// the output type (`run::Verdict::worst_ulps`; ≤ 0.5: correctly rounded).
+    pub worst_ulps: Option<f64>,
     /// Elements checked.
     pub checked: usize,
     /// Elements outside their bound.
@@ -107,6 +110,7 @@ pub fn run_case(dev: &dyn DeviceUnderTest, p: &Prepared) -> CaseResult {
         device: dev.name(),
         status: Status::Pass,
         worst: None,
+        worst_ulps: None,
         checked: 0,
         failed_elements: 0,
         deterministic: None,
@@ -131,6 +135,7 @@ pub fn run_case(dev: &dyn DeviceUnderTest, p: &Prepared) -> CaseResult {
     };
     let verdict = compare_for(p, &first, dev.bit_exact(), dev.api());
     r.worst = Some(verdict.worst);
+    r.worst_ulps = verdict.worst_ulps;
     r.checked = verdict.checked;
     r.failed_elements = verdict.failed;
     r.failures = verdict.failures;
@@ -224,6 +229,7 @@ pub fn run_all(
                         device: d.name(),
                         status: Status::Fail,
                         worst: None,
+                        worst_ulps: None,
                         checked: 0,
                         failed_elements: 0,
                         deterministic: None,
