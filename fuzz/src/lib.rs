@@ -6,6 +6,7 @@
 //! `i32::MAX` limit and `usize` overflow for dims; NaN, ±inf, ±0, subnormals, 65504 and
 //! huge magnitudes for values; negative and out-of-range indices.
 
+pub mod artifact;
 pub mod targets;
 
 use arbitrary::{Result, Unstructured};

@@ -25,14 +25,17 @@ fn device() -> &'static (Device, bool) {
             let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/release");
             dir.join(neurokern::dev::plugin_file_name("cpu"))
         });
-        let rt =
-            Runtime::load(&path).unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()));
-        // A device of the file, never the built-in CPU device the runtime adds after it.
-        let dev = rt
-            .devices()
-            .into_iter()
-            .find(|d| d.plugin().name() != neurokern::BUILTIN)
-            .unwrap_or_else(|| panic!("{} has no device that opens", path.display()));
+        // A driver may install its own crash handlers when a device opens (PoCL does):
+        // put the harness's back, so that a crash still saves the input.
+        let dev = crate::artifact::keeping_signal_handlers(|| {
+            let rt = Runtime::load(&path)
+                .unwrap_or_else(|e| panic!("cannot load {}: {e}", path.display()));
+            // A device of the file, never the built-in CPU device the runtime adds after it.
+            rt.devices()
+                .into_iter()
+                .find(|d| d.plugin().name() != neurokern::BUILTIN)
+                .unwrap_or_else(|| panic!("{} has no device that opens", path.display()))
+        });
         (dev, cpu)
     })
 }
