@@ -6,7 +6,9 @@
 //! 4. `cargo doc` with warnings denied;
 //! 5. the conformance suite on every device found (see `conformance::ci`);
 //! 6. the fuzz properties under proptest, the replay of every committed seed and pinned
-//!    crash, and a short smoke run of each fuzz target (see `fuzz::ci`).
+//!    crash, and a short smoke run of each fuzz target; then, where the OpenCL loader is
+//!    installed, the `differential` target against the OpenCL plugin: its seeds and pinned
+//!    crashes replayed and a short seeded run (see `fuzz::ci`).
 
 use crate::util::{cargo, exec, opencl_packages, root};
 

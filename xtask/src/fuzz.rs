@@ -8,6 +8,14 @@
 //!   (`fuzz/seeds/TARGET`) and every pinned crash (`fuzz/regressions/TARGET`) once, as a
 //!   regression test (`-runs=0`).
 //!
+//! * `--plugin opencl` (or `cuda`, `vulkan`, or a plugin file's path) builds that plugin
+//!   and points the `differential` target at it (`NEUROKERN_FUZZ_PLUGIN`) instead of the
+//!   CPU plugin.
+//!
+//! Every failure leaves its input in `fuzz/artifacts/TARGET` (`crash-<sha1>`, written by
+//! libFuzzer and by the targets' own panic hook, see `fuzz/src/artifact.rs`); a failed run
+//! names the files and the command that replays them.
+//!
 //! cargo-fuzz is installed with `cargo install cargo-fuzz` when missing. The sanitizer
 //! flags it passes (`-Zsanitizer=address`, coverage instrumentation) are nightly-only
 //! options of rustc; the stable toolchain accepts them when `RUSTC_BOOTSTRAP=1` is set,
@@ -59,6 +67,96 @@ struct Args {
     /// Parallel fuzzing jobs per target.
     #[arg(long, default_value_t = 1)]
     jobs: u32,
+    /// The plugin the `differential` target attacks: `cpu` (default), `opencl`, `cuda`,
+    /// `vulkan` (built in release mode first) or a plugin file's path.
+    #[arg(long)]
+    plugin: Option<String>,
+}
+
+/// The plugin file `--plugin` names (built first when it is a plugin of this workspace);
+/// `None` for the CPU plugin, which the targets find themselves.
+fn plugin_file(a: &Args) -> Result<Option<PathBuf>, String> {
+    match a.plugin.as_deref() {
+        None | Some("cpu") => Ok(None),
+        Some(name @ ("opencl" | "cuda" | "vulkan")) => {
+            exec(crate::util::cargo().args([
+                "build",
+                "--release",
+                "-p",
+                &format!("neurokern-plugin-{name}"),
+            ]))?;
+            let file = format!(
+                "{}neurokern_plugin_{name}{}",
+                std::env::consts::DLL_PREFIX,
+                std::env::consts::DLL_SUFFIX
+            );
+            Ok(Some(root().join("target").join("release").join(file)))
+        }
+        Some(path) => {
+            let p = PathBuf::from(path);
+            if p.is_file() {
+                Ok(Some(p))
+            } else {
+                Err(format!(
+                    "--plugin `{path}` is neither cpu, opencl, cuda, vulkan nor a plugin file"
+                ))
+            }
+        }
+    }
+}
+
+/// Points a fuzz command at `plugin` (when given) and at the target's artifact directory.
+fn environment(cmd: &mut Command, plugin: Option<&Path>, artifacts: &Path) {
+    if let Some(p) = plugin {
+        cmd.env("NEUROKERN_FUZZ_PLUGIN", p);
+    }
+    if plugin.is_some() || std::env::var_os("NEUROKERN_FUZZ_PLUGIN").is_some() {
+        // The driver's allocations for the life of the process (see `libfuzzer_flags`)
+        // are also reported by LeakSanitizer's check at exit, which libFuzzer's
+        // `-detect_leaks=0` does not turn off.
+        let mut asan = std::env::var("ASAN_OPTIONS").unwrap_or_default();
+        if !asan.contains("detect_leaks") {
+            if !asan.is_empty() {
+                asan.push(':');
+            }
+            asan.push_str("detect_leaks=0");
+        }
+        cmd.env("ASAN_OPTIONS", asan);
+    }
+    cmd.env("NEUROKERN_FUZZ_ARTIFACTS", artifacts);
+}
+
+/// The crash artifacts in `dir`.
+fn artifacts_in(dir: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> = std::fs::read_dir(dir)
+        .map(|rd| rd.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    v.sort();
+    v
+}
+
+/// A failed fuzz run's error, naming the inputs it left behind.
+fn failure(t: &str, err: String, before: &[PathBuf], artifacts: &Path) -> String {
+    let new: Vec<String> = artifacts_in(artifacts)
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .map(|p| p.display().to_string())
+        .collect();
+    if new.is_empty() {
+        format!(
+            "{err}\nfuzz target `{t}` failed and left no new input in {}: see the output \
+             above (a failure outside any input, such as a leak report at exit, or one that \
+             cannot be replayed, which is a bug of the harness)",
+            artifacts.display()
+        )
+    } else {
+        format!(
+            "{err}\nfuzz target `{t}` failed; its input: {}\nreplay: cargo fuzz run --release \
+             --features libfuzzer {t} FILE (in fuzz/), or pin it: copy it to \
+             fuzz/regressions/{t}/ and fix until `cargo xtask fuzz --replay` passes",
+            new.join(", ")
+        )
+    }
 }
 
 pub fn run(args: &[String]) -> Result<(), String> {
@@ -102,16 +200,18 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "run" => {
             ensure_cargo_fuzz()?;
             build_plugins()?;
+            let plugin = plugin_file(&a)?;
             for t in &targets {
-                fuzz(t, &a)?;
+                fuzz(t, &a, plugin.as_deref())?;
             }
             Ok(())
         }
         "replay" => {
             ensure_cargo_fuzz()?;
             build_plugins()?;
+            let plugin = plugin_file(&a)?;
             for t in &targets {
-                replay(t, &a)?;
+                replay(t, &a, plugin.as_deref())?;
             }
             Ok(())
         }
@@ -163,13 +263,13 @@ fn dirs(t: &str) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
     )
 }
 
-fn libfuzzer_flags(a: &Args) -> Vec<String> {
+fn libfuzzer_flags(a: &Args, plugin: Option<&Path>) -> Vec<String> {
     let mut flags = vec![
         format!("-rss_limit_mb={}", a.rss_limit_mb),
         format!("-timeout={}", a.timeout),
         "-malloc_limit_mb=1024".into(),
     ];
-    if std::env::var_os("NEUROKERN_FUZZ_PLUGIN").is_some() {
+    if plugin.is_some() || std::env::var_os("NEUROKERN_FUZZ_PLUGIN").is_some() {
         // A vendor driver behind the plugin (PoCL, a GPU runtime) keeps allocations for
         // the life of the process, which LeakSanitizer reports at exit as ours.
         flags.push("-detect_leaks=0".into());
@@ -177,19 +277,20 @@ fn libfuzzer_flags(a: &Args) -> Vec<String> {
     flags
 }
 
-fn fuzz(t: &str, a: &Args) -> Result<(), String> {
+fn fuzz(t: &str, a: &Args, plugin: Option<&Path>) -> Result<(), String> {
     let (corpus, seeds, _, artifacts) = dirs(t);
     for d in [&corpus, &artifacts] {
         std::fs::create_dir_all(d).map_err(|e| format!("{}: {e}", d.display()))?;
     }
     let mut cmd = cargo_fuzz();
+    environment(&mut cmd, plugin, &artifacts);
     cmd.args(["run", "--release", "--features", "libfuzzer", t])
         .arg(&corpus);
     if seeds.is_dir() {
         cmd.arg(&seeds);
     }
     cmd.arg("--")
-        .args(libfuzzer_flags(a))
+        .args(libfuzzer_flags(a, plugin))
         .arg(format!("-max_total_time={}", a.seconds.unwrap_or(60)))
         .arg(format!("-seed={}", a.seed));
     if let Some(runs) = a.runs {
@@ -201,11 +302,12 @@ fn fuzz(t: &str, a: &Args) -> Result<(), String> {
             .arg(format!("-workers={}", a.jobs));
     }
     cmd.arg("-print_final_stats=1");
-    exec(&mut cmd)
+    let before = artifacts_in(&artifacts);
+    exec(&mut cmd).map_err(|e| failure(t, e, &before, &artifacts))
 }
 
-fn replay(t: &str, a: &Args) -> Result<(), String> {
-    let (_, seeds, regressions, _) = dirs(t);
+fn replay(t: &str, a: &Args, plugin: Option<&Path>) -> Result<(), String> {
+    let (_, seeds, regressions, artifacts) = dirs(t);
     let inputs: Vec<&Path> = [seeds.as_path(), regressions.as_path()]
         .into_iter()
         .filter(|d| d.is_dir())
@@ -215,16 +317,24 @@ fn replay(t: &str, a: &Args) -> Result<(), String> {
             "fuzz target `{t}` has no committed seeds (fuzz/seeds/{t})"
         ));
     }
+    std::fs::create_dir_all(&artifacts).map_err(|e| format!("{}: {e}", artifacts.display()))?;
     let mut cmd = cargo_fuzz();
+    environment(&mut cmd, plugin, &artifacts);
     cmd.args(["run", "--release", "--features", "libfuzzer", t])
         .args(&inputs);
-    cmd.arg("--").args(libfuzzer_flags(a)).arg("-runs=0");
-    exec(&mut cmd)
+    cmd.arg("--")
+        .args(libfuzzer_flags(a, plugin))
+        .arg("-runs=0")
+        .arg(format!("-artifact_prefix={}/", artifacts.display()));
+    let before = artifacts_in(&artifacts);
+    exec(&mut cmd).map_err(|e| failure(t, e, &before, &artifacts))
 }
 
 /// The fuzz part of `cargo xtask ci`: the targets' properties under proptest (`cargo test`
 /// of the fuzz crate, no libFuzzer needed), then the replay of every committed seed and
-/// pinned crash, then a smoke run of each target for a few seconds.
+/// pinned crash, then a smoke run of each target for a few seconds; then, where the OpenCL
+/// loader is installed, the `differential` target against the OpenCL plugin: its seeds and
+/// pinned crashes replayed, and a short seeded run.
 pub fn ci() -> Result<(), String> {
     build_plugins()?;
     let manifest = fuzz_dir().join("Cargo.toml");
@@ -236,24 +346,36 @@ pub fn ci() -> Result<(), String> {
     let a = Args::try_parse_from(["fuzz"]).map_err(|e| e.to_string())?;
     ensure_cargo_fuzz()?;
     for t in TARGETS {
-        replay(t, &a)?;
+        replay(t, &a, None)?;
     }
     // A fixed seed and input count: the same smoke run every time (the seed corpus
     // first, then mutations), so CI does not go red by chance.
     for t in TARGETS {
         let runs = if *t == "plugin_file" { "300" } else { "20000" };
-        let smoke = Args::try_parse_from([
-            "fuzz",
-            "run",
-            "--seconds",
-            "60",
-            "--seed",
-            "1",
-            "--runs",
-            runs,
-        ])
-        .map_err(|e| e.to_string())?;
-        fuzz(t, &smoke)?;
+        fuzz(t, &smoke(runs, "60")?, None)?;
+    }
+    if crate::util::opencl_available() {
+        // Every GPU plugin CI can run: OpenCL (PoCL on CI's CPU). About a minute: the
+        // first call compiles the programs (PoCL caches them), then ~200 inputs/s.
+        let a = Args::try_parse_from(["fuzz", "--plugin", "opencl"]).map_err(|e| e.to_string())?;
+        let plugin = plugin_file(&a)?;
+        replay("differential", &a, plugin.as_deref())?;
+        fuzz("differential", &smoke("4000", "60")?, plugin.as_deref())?;
     }
     Ok(())
+}
+
+/// A reproducible smoke run: seed 1, at most `runs` inputs and `seconds`.
+fn smoke(runs: &str, seconds: &str) -> Result<Args, String> {
+    Args::try_parse_from([
+        "fuzz",
+        "run",
+        "--seconds",
+        seconds,
+        "--seed",
+        "1",
+        "--runs",
+        runs,
+    ])
+    .map_err(|e| e.to_string())
 }
