@@ -342,17 +342,17 @@ pub fn fmt_frac(x: f64) -> String {
     }
 }
 
-/// A distance in ulps, for the tables: `0`, then two decimals (`0.50`), large ones in
-/// scientific notation.
+/// A distance in ulps, for the tables: `0`, two decimals below 10 (`0.50`), whole ulps
+/// below 10⁴, scientific notation otherwise.
 pub fn fmt_ulps(x: f64) -> String {
     if x == 0.0 {
         "0".into()
-    } else if x < 1e-2 {
+    } else if x < 1e-2 || x >= 1e4 {
         format!("{x:.1e}")
-    } else if x < 1e4 {
+    } else if x < 10.0 {
         format!("{x:.2}")
     } else {
-        format!("{x:.1e}")
+        format!("{x:.0}")
     }
 }
 
@@ -387,5 +387,7 @@ mod tests {
         assert!(u > 0.1 && u <= 0.5, "{u}");
         assert_eq!(fmt_ulps(u), format!("{u:.2}"));
         assert_eq!(fmt_ulps(0.0), "0");
+        assert_eq!(fmt_ulps(3766.2), "3766");
+        assert_eq!(fmt_ulps(2.0e4), "2.0e4");
     }
 }
