@@ -175,6 +175,9 @@ fn run(cli: &Cli) -> Result<(), String> {
         o.best.plan, o.best.score
     );
     println!(
+        "(default and winner times come from different races; --compare times them side by side)"
+    );
+    println!(
         "{:<48} {:>10} {:>10} {:>7}",
         "class", "default", "winner", "ratio"
     );

@@ -87,6 +87,8 @@ pub struct Search {
     pub patience: usize,
     /// A candidate must be this much faster than the best (0.02: 2 %) to replace it.
     pub margin: f64,
+    /// Stop after this many rounds (a warm start: 1, the known plans only).
+    pub max_rounds: usize,
 }
 
 impl Default for Search {
@@ -96,6 +98,7 @@ impl Default for Search {
             budget: Duration::from_secs(600),
             patience: 1,
             margin: 0.02,
+            max_rounds: usize::MAX,
         }
     }
 }
@@ -203,7 +206,7 @@ impl Search {
             all.sort_by(|a, b| a.score.total_cmp(&b.score));
             beam = all.into_iter().take(self.beam.max(1)).collect();
             stale = if improved { 0 } else { stale + 1 };
-            if !any || stale >= self.patience.max(1) {
+            if !any || stale >= self.patience.max(1) || rounds >= self.max_rounds {
                 break;
             }
         }

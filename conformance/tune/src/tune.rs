@@ -88,12 +88,14 @@ pub fn tune(info: &DeviceInfo, cache: Option<&Path>, opts: Options) -> Result<Re
     if let Some(f) = opts.fail {
         ev = ev.with_fail_hook(f);
     }
-    // Warm: the cached plans, then only the best one's neighbours, one round without gain.
+    // Warm: one round racing the cached plans (each class's own best, or the nearest
+    // known class's for a new class) against the default; no new builds of untried tiles.
     let search = if warm_started {
         Search {
             beam: 1,
             budget: opts.budget,
             patience: 1,
+            max_rounds: 1,
             ..Search::default()
         }
     } else {

@@ -147,6 +147,7 @@ fn a_warm_start_races_the_known_plan_first_and_stops_early() {
     let s = Search {
         beam: 1,
         patience: 1,
+        max_rounds: 1,
         ..Search::default()
     };
     let warm_out = s.run(&mut warm, DEFAULT(), &[cold_out.best.plan]);
