@@ -199,6 +199,7 @@ pub fn all() -> Vec<Case> {
     embedding_cases(&mut c);
     proto_cases(&mut c);
     order_sensitive_cases(&mut c);
+    long_loop_cases(&mut c);
     let order = |k: OpKind| {
         OpKind::ALL
             .iter()
@@ -1115,6 +1116,118 @@ fn order_sensitive_cases(c: &mut Catalogue) {
             built(op, vec![Some(x), None])
         },
     );
+}
+
+/// Longer than 65 535: lavapipe (Vulkan on the CPU) caps the loop iterations of one shader
+/// invocation there and silently stops; these catch a kernel that loops over a whole
+/// reduction, row, segment or `K` in one invocation. Narrow (one or two columns), so they
+/// stay fast on every device.
+const LONG: usize = 70_000;
+
+/// `n` integers in [−2, 2] whose last `n − 60 000` are 1: every sum is exact in f32 (its
+/// bound is 0) and stays in f16's range, and a loop that stops near 65 535 loses the
+/// positive tail (thousands), so no early stop can pass.
+fn long_tail(g: &mut Gen, n: usize) -> Vec<f64> {
+    (0..n)
+        .map(|i| {
+            if i >= 60_000 {
+                1.0
+            } else {
+                g.int(-2, 2) as f64
+            }
+        })
+        .collect()
+}
+
+fn long_loop_cases(c: &mut Catalogue) {
+    use OpKind as K;
+    let t = Tier::Typical;
+    c.add(K::ReduceSum01, "long_rows_2x40000", t, Dt::Both, |g| {
+        // b·m = 80 000 rows, two columns (interleaved: column j of row r at 2r + j).
+        let (b, m, n) = (2, 40_000, 2);
+        let cols: Vec<Vec<f64>> = (0..n).map(|_| long_tail(g, b * m)).collect();
+        let x: Vec<f64> = (0..b * m).flat_map(|r| [cols[0][r], cols[1][r]]).collect();
+        built(ReduceSum01 { b, m, n }, vec![Some(g.from_f64(&x)), None])
+    });
+    for kind in [K::Softmax, K::LogSoftmax] {
+        c.add(kind, "long_row_70000", t, Dt::Both, move |g| {
+            let (rows, len) = (2, LONG);
+            let x = g.floats(rows * len, N1);
+            let op: Op = if kind == K::Softmax {
+                Softmax { rows, len }.into()
+            } else {
+                LogSoftmax { rows, len }.into()
+            };
+            built(op, vec![Some(x), None])
+        });
+    }
+    c.add(
+        K::ProtoSegmentedSum,
+        "long_segment_70000",
+        t,
+        Dt::Both,
+        |g| {
+            // Segment 0 holds every row but 3 (segment 1) and one padding row (−1).
+            let (m, e, t) = (LONG, 2, 2);
+            let cols: Vec<Vec<f64>> = (0..e).map(|_| long_tail(g, m)).collect();
+            let a: Vec<f64> = (0..m).flat_map(|r| [cols[0][r], cols[1][r]]).collect();
+            let idx: Vec<i32> = (0..m)
+                .map(|r| match r {
+                    10 | 30_000 | 69_000 => 1,
+                    50_000 => -1,
+                    _ => 0,
+                })
+                .collect();
+            let op = ProtoSegmentedSum {
+                m,
+                e,
+                t,
+                mode: SumMode::Deterministic,
+            };
+            built(
+                op,
+                vec![Some(g.from_f64(&a)), Some(HostData::I32(idx)), None, None],
+            )
+        },
+    );
+    c.add(
+        K::EmbeddingBackward,
+        "long_segment_70000",
+        t,
+        Dt::Both,
+        |g| {
+            let (s, dim, vocab) = (LONG, 2, 3);
+            let cols: Vec<Vec<f64>> = (0..dim).map(|_| long_tail(g, s)).collect();
+            let d: Vec<f64> = (0..s).flat_map(|r| [cols[0][r], cols[1][r]]).collect();
+            let idx: Vec<i32> = (0..s).map(|r| if r % 1000 == 7 { 2 } else { 1 }).collect();
+            let op = EmbeddingBackward {
+                b: 1,
+                s,
+                vocab,
+                dim,
+            };
+            built(
+                op,
+                vec![Some(g.from_f64(&d)), Some(HostData::I32(idx)), None],
+            )
+        },
+    );
+    c.add(K::MatMul, "long_k_70000", t, Dt::Both, |g| {
+        // C = A·W with K = 70 000: A's rows are ±1, W's columns end in a positive tail.
+        let (m, k, n) = (2, LONG, 2);
+        let a: Vec<f64> = (0..m * k)
+            .map(|_| if g.unit() < 0.5 { -1.0 } else { 1.0 })
+            .collect();
+        let cols: Vec<Vec<f64>> = (0..n).map(|_| long_tail(g, k)).collect();
+        let mut a = a;
+        for r in 0..m {
+            // The tail of A's rows is +1, so that the tail of every product is positive.
+            a[r * k + 60_000..(r + 1) * k].fill(1.0);
+        }
+        let w: Vec<f64> = (0..k).flat_map(|r| [cols[0][r], cols[1][r]]).collect();
+        let op = MatMul { b: 1, m, k, n };
+        built(op, vec![Some(g.from_f64(&a)), Some(g.from_f64(&w)), None])
+    });
 }
 
 fn proto_cases(c: &mut Catalogue) {
