@@ -61,6 +61,8 @@ spirv! {
     "nk_gelu",
     "nk_gelu_backward",
     "nk_gemm",
+    "nk_gemm_pack",
+    "nk_gemm_tex",
     "nk_layer_norm_backward_cols",
     "nk_layer_norm_backward_wi",
     "nk_layer_norm_wi",

@@ -34,12 +34,67 @@ const SETS: u32 = 4;
 /// Storage-buffer bindings per set, at most.
 const MAX_BINDINGS: u32 = 8;
 
+/// Multiply-adds from which [`GemmRoute::Auto`] packs texel panels (below, the packing
+/// passes cost more than they save).
+pub const TEXEL_MIN_MACS: usize = 1 << 21;
+
+/// Which GEMM kernel runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum GemmRoute {
+    /// Meant to pick `nk_gemm_tex` over texel-buffer panels for products of at least
+    /// [`TEXEL_MIN_MACS`] multiply-adds with `m ≥ 32` and `n ≥ 16` whose panels fit
+    /// `maxTexelBufferElements` and `maxStorageBufferRange`. For now it always runs
+    /// `nk_gemm`: on lavapipe (Mesa 22.3.6) the texel kernel's first dispatch compiles for
+    /// minutes and it then reached only 2–3 GFLOP/s here (its 128 inlined guarded stores
+    /// are the suspect), so it stays opt-in ([`GemmRoute::Texel`]) until it is faster.
+    #[default]
+    Auto,
+    /// The texel route wherever the panels fit (tests of its edges on small shapes).
+    Texel,
+    /// Always the storage-buffer kernel.
+    Storage,
+}
+
 /// Options of [`VulkanDevice::open`].
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     /// Use device-local buffers and a staging buffer even where a device-local memory type
     /// is host-visible (tests the discrete-GPU path on any device).
     pub force_staging: bool,
+    /// The GEMM kernel.
+    pub gemm: GemmRoute,
+}
+
+/// A texel-buffer binding: `range` bytes of `mem` from `offset`, as RGBA32F texels.
+struct Texel<'a> {
+    mem: &'a Mem,
+    offset: u64,
+    range: u64,
+}
+
+/// The packed panels of the texel route, in one workspace buffer: A's at 0, B's at
+/// `b_off` (aligned for a texel view).
+#[derive(Clone, Copy, Debug)]
+struct TexPlan {
+    /// K in texels (K rounded up to 4, over 4).
+    kq: usize,
+    /// Rows of A's panel (m rounded up to 32).
+    mp: usize,
+    /// Columns of B's panel (n rounded up to 16).
+    np: usize,
+    /// Batches packed of A and B (1 for a matrix shared by every batch).
+    ba: usize,
+    bb: usize,
+    /// Bytes of A's panel; B's offset and bytes.
+    a_bytes: u64,
+    b_off: u64,
+    b_bytes: u64,
+}
+
+impl TexPlan {
+    fn total(&self) -> u64 {
+        self.b_off + self.b_bytes
+    }
 }
 
 /// What the lock protects.
@@ -116,6 +171,7 @@ impl Drop for Inner {
 pub struct VulkanDevice {
     inner: Arc<Inner>,
     name: String,
+    gemm_route: GemmRoute,
 }
 
 impl VulkanDevice {
@@ -162,7 +218,179 @@ impl VulkanDevice {
         });
         let state = State::new(&inner.device, family, plan)?;
         *inner.lock() = Some(state);
-        Ok(VulkanDevice { inner, name })
+        Ok(VulkanDevice {
+            inner,
+            name,
+            gemm_route: opts.gemm,
+        })
+    }
+
+    /// The texel route's panels for `g`, or `None` where the storage-buffer kernel runs
+    /// ([`GemmRoute`]).
+    fn tex_plan(&self, g: &Gemm<()>) -> Option<TexPlan> {
+        let info = &self.inner.info;
+        match self.gemm_route {
+            GemmRoute::Storage | GemmRoute::Auto => return None,
+            GemmRoute::Texel => {}
+        }
+        if g.k == 0 || g.is_empty() {
+            return None;
+        }
+        let kq = g.k.div_ceil(4);
+        let mp = g.m.div_ceil(32) * 32;
+        let np = g.n.div_ceil(16) * 16;
+        let ba = if g.a.stride == 0 { 1 } else { g.batch };
+        let bb = if g.b.stride == 0 { 1 } else { g.batch };
+        let a_floats = (ba as u64) * (mp as u64) * (4 * kq as u64);
+        let b_floats = (bb as u64) * (4 * kq as u64) * (np as u64);
+        let align = info.texel_offset_alignment.max(16);
+        let a_bytes = a_floats * 4;
+        let plan = TexPlan {
+            kq,
+            mp,
+            np,
+            ba,
+            bb,
+            a_bytes,
+            b_off: a_bytes.div_ceil(align) * align,
+            b_bytes: b_floats * 4,
+        };
+        // The packing kernel binds the whole workspace as one storage buffer, and the
+        // shader indexes it with 32-bit integers.
+        let fits = plan.total() <= info.max_storage_buffer_range
+            && a_floats / 4 <= info.max_texel_elements
+            && b_floats / 4 <= info.max_texel_elements
+            && plan.total() / 4 < i32::MAX as u64;
+        fits.then_some(plan)
+    }
+
+    /// Packs `x` (`rows × cols` after its transpose) into `panel` at float `off`, padded
+    /// with zeros to `rp × cp`, for `batches` batches.
+    #[allow(clippy::too_many_arguments)]
+    fn pack(
+        &self,
+        dtype: FloatType,
+        x: &neurokern_gpu::gemm::MatRef<&Mem>,
+        rows: usize,
+        cols: usize,
+        rp: usize,
+        cp: usize,
+        batches: usize,
+        panel: &Mem,
+        off: u64,
+    ) -> Result<()> {
+        let fit = |arg: &'static str, v: usize| {
+            i32::try_from(v)
+                .map(|v| v as u32)
+                .map_err(|_| VkError::DimTooLarge {
+                    kernel: "nk_gemm_pack",
+                    arg,
+                    value: v,
+                })
+        };
+        let scalars = [
+            fit("rows", rows)?,
+            fit("cols", cols)?,
+            fit("padded rows", rp)?,
+            fit("padded cols", cp)?,
+            fit("ld", x.ld)?,
+            fit("stride", x.stride)?,
+            u32::from(x.trans),
+            fit("batches", batches)?,
+            fit("offset", off as usize)?,
+        ];
+        let shape = Shape {
+            groups: false,
+            local: [64, 1, 1],
+            passes: vec![Pass {
+                grid: [cp as u64, rp as u64, batches as u64],
+                p: [0; 3],
+            }],
+            scratch: 0,
+        };
+        let key = PipeKey {
+            name: "nk_gemm_pack",
+            half: dtype == FloatType::F16,
+            spec: [0; 3],
+        };
+        self.dispatch(
+            key,
+            "nk_gemm_pack",
+            &[Some(self.mine(x.buf)?), Some(panel)],
+            &scalars,
+            &shape,
+        )
+    }
+
+    /// The GEMM over packed texel panels (`nk_gemm_tex`).
+    fn gemm_tex(
+        &self,
+        dtype: FloatType,
+        g: &Gemm<&Mem>,
+        t: TexPlan,
+        panel: &Mem,
+        w: Option<&Mem>,
+    ) -> Result<()> {
+        let fit = |arg: &'static str, v: usize| {
+            i32::try_from(v)
+                .map(|v| v as u32)
+                .map_err(|_| VkError::DimTooLarge {
+                    kernel: "nk_gemm_tex",
+                    arg,
+                    value: v,
+                })
+        };
+        let kp = 4 * t.kq;
+        self.pack(dtype, &g.a, g.m, g.k, t.mp, kp, t.ba, panel, 0)?;
+        self.pack(dtype, &g.b, g.k, g.n, kp, t.np, t.bb, panel, t.b_off / 4)?;
+        let sa = if t.ba == 1 { 0 } else { t.mp * t.kq };
+        let sb = if t.bb == 1 { 0 } else { kp * t.np / 4 };
+        let scalars = [
+            fit("m", g.m)?,
+            fit("n", g.n)?,
+            fit("k", g.k)?,
+            fit("batch", g.batch)?,
+            fit("kq", t.kq)?,
+            fit("nq", t.np / 4)?,
+            fit("a stride", sa)?,
+            fit("b stride", sb)?,
+            fit("ldc", g.c.ld)?,
+            fit("c stride", g.c.stride)?,
+            g.alpha.to_bits(),
+            g.beta.to_bits(),
+            u32::from(g.accumulate),
+        ];
+        let c = self.mine(g.c.buf)?;
+        let (ct, cf) = if g.c_f32 {
+            (None, Some(c))
+        } else {
+            (Some(c), None)
+        };
+        let grid = [(t.np / 16) as u64, (t.mp / 32) as u64, g.batch as u64];
+        let shape = Shape {
+            groups: false,
+            local: [8, 1, 1],
+            passes: k_passes(g.k, grid),
+            scratch: 0,
+        };
+        let key = PipeKey {
+            name: "nk_gemm_tex",
+            half: dtype == FloatType::F16,
+            spec: [u32::from(g.c_f32), 0, 0],
+        };
+        let texels = [
+            Texel {
+                mem: panel,
+                offset: 0,
+                range: t.a_bytes,
+            },
+            Texel {
+                mem: panel,
+                offset: t.b_off,
+                range: t.b_bytes,
+            },
+        ];
+        self.dispatch_with(key, "nk_gemm_tex", &texels, &[ct, cf, w], &scalars, &shape)
     }
 
     /// What the device offers.
@@ -253,6 +481,7 @@ impl VulkanDevice {
         &self,
         st: &'s mut State,
         key: PipeKey,
+        texels: u32,
         bindings: u32,
         push_words: u32,
     ) -> Result<&'s Pipe> {
@@ -264,6 +493,7 @@ impl VulkanDevice {
                 &self.inner.device,
                 key,
                 spirv,
+                texels,
                 bindings,
                 push_words,
                 self.inner.info.max_push_constants,
@@ -294,7 +524,6 @@ impl VulkanDevice {
 
     /// Records and runs one kernel: its pipeline, its buffers (absent ones and unused
     /// bindings get a dummy buffer), its scalars and its passes.
-    #[allow(clippy::too_many_arguments)]
     fn dispatch(
         &self,
         key: PipeKey,
@@ -303,8 +532,33 @@ impl VulkanDevice {
         scalars: &[u32],
         shape: &Shape,
     ) -> Result<()> {
+        self.dispatch_with(key, what, &[], bufs, scalars, shape)
+    }
+
+    /// [`Self::dispatch`] with texel-buffer bindings first (`texels`), then `bufs`.
+    fn dispatch_with(
+        &self,
+        key: PipeKey,
+        what: &str,
+        texels: &[Texel<'_>],
+        bufs: &[Option<&Mem>],
+        scalars: &[u32],
+        shape: &Shape,
+    ) -> Result<()> {
         for b in bufs.iter().flatten() {
             self.bindable(what, b)?;
+        }
+        for t in texels {
+            self.mine(t.mem)?;
+            let need = t.range / 16;
+            if need > self.inner.info.max_texel_elements {
+                return Err(VkError::Limit {
+                    what: format!("{what}: a texel buffer of {need} texels"),
+                    limit_name: "maxTexelBufferElements",
+                    limit: self.inner.info.max_texel_elements,
+                    need,
+                });
+            }
         }
         if shape.scratch > self.inner.info.max_storage_buffer_range {
             return Err(VkError::Limit {
@@ -314,8 +568,9 @@ impl VulkanDevice {
                 need: shape.scratch,
             });
         }
-        let bindings = bufs.len() as u32 + 1;
-        debug_assert!(bindings <= MAX_BINDINGS);
+        let ntex = texels.len() as u32;
+        let bindings = ntex + bufs.len() as u32 + 1;
+        debug_assert!(bindings <= MAX_BINDINGS && ntex <= 2);
         let push_words = scalars.len() as u32 + EXTRAS;
         let max_count = self.inner.info.max_group_count;
         let mut guard = self.inner.lock();
@@ -325,8 +580,33 @@ impl VulkanDevice {
         if shape.scratch > 0 {
             self.scratch(st, shape.scratch)?;
         }
-        self.pipe(st, key, bindings, push_words)?;
-        self.submit(st, |dev, st, cb| {
+        self.pipe(st, key, ntex, bindings, push_words)?;
+        let dev = &self.inner.device;
+        let mut views = Vec::with_capacity(texels.len());
+        for t in texels {
+            // SAFETY: the buffer is alive (borrowed) and was created with the
+            // uniform-texel usage; the range is inside it (the caller's plan) and the offset
+            // aligned (TexPlan). The view is destroyed below, after the submission waited.
+            let made = unsafe {
+                dev.create_buffer_view(
+                    &vk::BufferViewCreateInfo::default()
+                        .buffer(t.mem.raw.buffer)
+                        .format(vk::Format::R32G32B32A32_SFLOAT)
+                        .offset(t.offset)
+                        .range(t.range),
+                    None,
+                )
+            };
+            match made {
+                Ok(v) => views.push(v),
+                Err(r) => {
+                    // SAFETY: views made so far are unused.
+                    unsafe { views.iter().for_each(|&v| dev.destroy_buffer_view(v, None)) };
+                    return Err(VkError::api("vkCreateBufferView", r));
+                }
+            }
+        }
+        let done = self.submit(st, |dev, st, cb| {
             let pipe = &st.pipes[&key];
             let set_layouts = [pipe.set_layout];
             // SAFETY: the pool and layout are this device's; the set is
@@ -353,16 +633,24 @@ impl VulkanDevice {
                             .range(b.size)]
                     })
                     .collect();
-                let writes: Vec<_> = infos
+                let view_arrays: Vec<[vk::BufferView; 1]> = views.iter().map(|&v| [v]).collect();
+                let writes: Vec<_> = view_arrays
                     .iter()
                     .enumerate()
-                    .map(|(i, info)| {
+                    .map(|(i, v)| {
                         vk::WriteDescriptorSet::default()
                             .dst_set(set)
                             .dst_binding(i as u32)
+                            .descriptor_type(vk::DescriptorType::UNIFORM_TEXEL_BUFFER)
+                            .texel_buffer_view(v)
+                    })
+                    .chain(infos.iter().enumerate().map(|(i, info)| {
+                        vk::WriteDescriptorSet::default()
+                            .dst_set(set)
+                            .dst_binding(ntex + i as u32)
                             .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
                             .buffer_info(info)
-                    })
+                    }))
                     .collect();
                 dev.update_descriptor_sets(&writes, &[]);
                 dev.cmd_bind_pipeline(cb, vk::PipelineBindPoint::COMPUTE, pipe.pipeline);
@@ -379,7 +667,10 @@ impl VulkanDevice {
                 }
             }
             Ok(())
-        })
+        });
+        // SAFETY: the submission completed (or never started): no command uses the views.
+        unsafe { views.iter().for_each(|&v| dev.destroy_buffer_view(v, None)) };
+        done
     }
 
     fn staged_copy(
@@ -447,6 +738,30 @@ impl VulkanDevice {
             return Err(VkError::NoDevice("device state is gone".into()));
         }
         Ok(g)
+    }
+}
+
+/// The passes of a GEMM over `grid`: one, or one per K slice of [`GEMM_K_SLICE`] (a
+/// multiple of 4, as the texel kernel's steps need) with the running sums in the split-K
+/// workspace between them.
+fn k_passes(k: usize, grid: [u64; 3]) -> Vec<Pass> {
+    if k > GEMM_K_SLICE {
+        (0..k)
+            .step_by(GEMM_K_SLICE)
+            .map(|lo| Pass {
+                grid,
+                p: [
+                    1,
+                    lo as i32,
+                    (lo + GEMM_K_SLICE).min(i32::MAX as usize) as i32,
+                ],
+            })
+            .collect()
+    } else {
+        vec![Pass {
+            grid,
+            p: [0, 0, k as i32],
+        }]
     }
 }
 
@@ -554,9 +869,14 @@ impl State {
             let fence = dev
                 .create_fence(&vk::FenceCreateInfo::default(), None)
                 .check("vkCreateFence")?;
-            let sizes = [vk::DescriptorPoolSize::default()
-                .ty(vk::DescriptorType::STORAGE_BUFFER)
-                .descriptor_count(SETS * MAX_BINDINGS)];
+            let sizes = [
+                vk::DescriptorPoolSize::default()
+                    .ty(vk::DescriptorType::STORAGE_BUFFER)
+                    .descriptor_count(SETS * MAX_BINDINGS),
+                vk::DescriptorPoolSize::default()
+                    .ty(vk::DescriptorType::UNIFORM_TEXEL_BUFFER)
+                    .descriptor_count(SETS * 2),
+            ];
             let desc_pool = dev
                 .create_descriptor_pool(
                     &vk::DescriptorPoolCreateInfo::default()
@@ -697,11 +1017,13 @@ impl Device for VulkanDevice {
     }
 
     fn gemm_workspace(&self, _dtype: FloatType, g: &Gemm<()>) -> [usize; 2] {
-        if g.k > GEMM_K_SLICE {
-            [g.batch * g.m * g.n * 4, 0]
+        let split = if g.k > GEMM_K_SLICE {
+            g.batch * g.m * g.n * 4
         } else {
-            [0, 0]
-        }
+            0
+        };
+        let panels = self.tex_plan(g).map_or(0, |t| t.total() as usize);
+        [split, panels]
     }
 
     fn gemm(&self, dtype: FloatType, g: &Gemm<&Mem>, work: [Option<&Mem>; 2]) -> Result<()> {
@@ -725,6 +1047,12 @@ impl Device for VulkanDevice {
             }
         };
         fit("batch·m·n", g.batch * g.m * g.n)?;
+        if let Some(t) = self.tex_plan(&g.shape()) {
+            let panel = work[1].ok_or(VkError::NoDevice(
+                "nk_gemm_tex: panel workspace missing".into(),
+            ))?;
+            return self.gemm_tex(dtype, g, t, self.mine(panel)?, w);
+        }
         let scalars = [
             fit("m", g.m)?,
             fit("n", g.n)?,
@@ -755,28 +1083,10 @@ impl Device for VulkanDevice {
             g.m.div_ceil(4) as u64,
             g.batch as u64,
         ];
-        let passes = if multi {
-            (0..g.k)
-                .step_by(GEMM_K_SLICE)
-                .map(|lo| Pass {
-                    grid,
-                    p: [
-                        1,
-                        lo as i32,
-                        (lo + GEMM_K_SLICE).min(i32::MAX as usize) as i32,
-                    ],
-                })
-                .collect()
-        } else {
-            vec![Pass {
-                grid,
-                p: [0, 0, g.k as i32],
-            }]
-        };
         let shape = Shape {
             groups: false,
             local: [8, 8, 1],
-            passes,
+            passes: k_passes(g.k, grid),
             scratch: 0,
         };
         let key = PipeKey {

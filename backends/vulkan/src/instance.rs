@@ -89,6 +89,11 @@ pub struct DeviceInfo {
     pub max_storage_buffer_range: u64,
     /// `maxComputeWorkGroupCount`.
     pub max_group_count: [u32; 3],
+    /// `maxTexelBufferElements`: the GEMM's texel-buffer route needs its packed panels
+    /// within it.
+    pub max_texel_elements: u64,
+    /// `minTexelBufferOffsetAlignment` in bytes.
+    pub texel_offset_alignment: u64,
     /// `maxComputeWorkGroupInvocations`.
     pub max_group_invocations: u32,
     /// `maxPushConstantsSize` in bytes.
@@ -131,8 +136,8 @@ impl DeviceInfo {
     pub fn capabilities(&self) -> String {
         format!(
             "{} · Vulkan {} · {} · f16 storage: {} · SignedZeroInfNanPreserve f32: {} · \
-             f32 denormals: {} · maxStorageBufferRange {} · maxComputeWorkGroupCount {:?} · \
-             maxPushConstantsSize {} · maxMemoryAllocationSize {}",
+             f32 denormals: {} · maxStorageBufferRange {} · maxTexelBufferElements {} · \
+             maxComputeWorkGroupCount {:?} · maxPushConstantsSize {} · maxMemoryAllocationSize {}",
             self.kind,
             self.api_version,
             self.driver,
@@ -144,6 +149,7 @@ impl DeviceInfo {
                 "may flush"
             },
             self.max_storage_buffer_range,
+            self.max_texel_elements,
             self.max_group_count,
             self.max_push_constants,
             self.max_allocation
@@ -251,6 +257,8 @@ fn describe(inst: &Instance, index: usize, pd: vk::PhysicalDevice) -> Result<Dev
             denorm_preserve_f32: denorm,
             max_storage_buffer_range: u64::from(l.max_storage_buffer_range),
             max_group_count: l.max_compute_work_group_count,
+            max_texel_elements: u64::from(l.max_texel_buffer_elements),
+            texel_offset_alignment: l.min_texel_buffer_offset_alignment.max(1),
             max_group_invocations: l.max_compute_work_group_invocations,
             max_push_constants: l.max_push_constants_size,
             max_allocation: max_alloc,

@@ -26,7 +26,7 @@ pub mod launch;
 mod memory;
 mod pipeline;
 
-pub use device::{Options, VulkanDevice};
+pub use device::{GemmRoute, Options, VulkanDevice};
 pub use error::VkError;
 pub use instance::DeviceInfo;
 pub use memory::Mem;

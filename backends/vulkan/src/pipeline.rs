@@ -25,12 +25,15 @@ pub(crate) struct Pipe {
 }
 
 impl Pipe {
-    /// Creates the pipeline of `key` with `bindings` storage buffers and `push_words`
-    /// 32-bit push constants, from `spirv`.
+    /// Creates the pipeline of `key` with `bindings` buffers (the first `texels` of them
+    /// uniform texel buffers, the others storage buffers) and `push_words` 32-bit push
+    /// constants, from `spirv`.
+    #[allow(clippy::too_many_arguments)]
     pub fn new(
         dev: &ash::Device,
         key: PipeKey,
         spirv: &[u8],
+        texels: u32,
         bindings: u32,
         push_words: u32,
         max_push: u32,
@@ -50,7 +53,11 @@ impl Pipe {
             .map(|i| {
                 vk::DescriptorSetLayoutBinding::default()
                     .binding(i)
-                    .descriptor_type(vk::DescriptorType::STORAGE_BUFFER)
+                    .descriptor_type(if i < texels {
+                        vk::DescriptorType::UNIFORM_TEXEL_BUFFER
+                    } else {
+                        vk::DescriptorType::STORAGE_BUFFER
+                    })
                     .descriptor_count(1)
                     .stage_flags(vk::ShaderStageFlags::COMPUTE)
             })
