@@ -4,8 +4,10 @@
 //! 2. `cargo clippy --all-targets -D warnings` (the workspace and the fuzz crate);
 //! 3. `cargo test` of the workspace (the OpenCL crates when the loader is installed);
 //! 4. `cargo doc` with warnings denied;
-//! 5. the conformance suite on every device found (see `conformance::ci`);
-//! 6. the fuzz properties under proptest, the replay of every committed seed and pinned
+//! 5. `cargo xtask kernels --check`: the committed SPIR-V is what the GLSL builds to, and
+//!    every CUDA kernel compiles with NVRTC (PTX and CUBIN, sm_80 and sm_90) and ptxas;
+//! 6. the conformance suite on every device found (see `conformance::ci`);
+//! 7. the fuzz properties under proptest, the replay of every committed seed and pinned
 //!    crash, and a short smoke run of each fuzz target; then, where the OpenCL loader is
 //!    installed, the `differential` target against the OpenCL plugin: its seeds and pinned
 //!    crashes replayed and a short seeded run (see `fuzz::ci`).
@@ -43,6 +45,7 @@ pub fn run_ci() -> Result<(), String> {
             .arg("--no-deps")
             .env("RUSTDOCFLAGS", "-D warnings"),
     )?;
+    crate::kernels::run(&["--check".to_string()])?;
     crate::conformance::ci()?;
     crate::fuzz::ci()?;
     Ok(())
