@@ -347,7 +347,7 @@ pub fn fmt_frac(x: f64) -> String {
 pub fn fmt_ulps(x: f64) -> String {
     if x == 0.0 {
         "0".into()
-    } else if x < 1e-2 || x >= 1e4 {
+    } else if !(1e-2..1e4).contains(&x) {
         format!("{x:.1e}")
     } else if x < 10.0 {
         format!("{x:.2}")
