@@ -169,6 +169,9 @@ fn run(cli: &Cli) -> Result<(), String> {
             r.why.lines().next().unwrap_or("")
         );
     }
+    if let Some(r) = o.confirmed {
+        println!("confirmation race, winner against the default: ×{r:.3} of its time");
+    }
     println!("default: {}", o.default.plan);
     println!(
         "winner:  {} (time ×{:.3} of the default's)",

@@ -6,7 +6,8 @@
 //! Scores are chained ratios: the default scores 1; a candidate raced against the best
 //! (score `s`) scores `s · r`, where `r` is the weighted geometric mean over the shape
 //! classes of its median time over the best's, both from the same run. A plan must beat
-//! the best by [`Search::margin`] to replace it, so noise alone never displaces the default.
+//! the best by [`Search::margin`] to replace it, and the final winner must beat the default
+//! again in a confirmation race of its own.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::{Duration, Instant};
@@ -70,6 +71,9 @@ pub struct Outcome {
     pub rejected: Vec<Rejected>,
     /// Per class: the fastest plan timed for it alone and its ms.
     pub class_best: BTreeMap<String, (Plan, f64)>,
+    /// The winner's time over the default's in the final confirmation race (`None`
+    /// when the default won the search).
+    pub confirmed: Option<f64>,
     /// Rounds run.
     pub rounds: usize,
     /// Wall time.
@@ -210,8 +214,38 @@ impl Search {
                 break;
             }
         }
+        // A confirmation race, winner against the default: the chained ratios multiply
+        // the noise of every race on the way, so the default is replaced only when the
+        // winner beats it directly, by the margin, in a race of its own.
+        let mut confirmed = None;
+        if best.plan != default && !default_scored.ms.is_empty() {
+            match ev.race(&default, &best.plan) {
+                Ok(race) => {
+                    let r = ratio(ev, &race);
+                    confirmed = Some(r);
+                    if r >= 1.0 - self.margin {
+                        rejected.push(Rejected {
+                            plan: best.plan,
+                            why: format!("not confirmed: ×{r:.3} of the default's time"),
+                        });
+                        best = default_scored.clone();
+                    } else {
+                        best.score = r;
+                        best.ms = race.times.iter().map(|(c, t)| (c.clone(), t.1)).collect();
+                    }
+                }
+                Err(why) => {
+                    rejected.push(Rejected {
+                        plan: best.plan,
+                        why,
+                    });
+                    best = default_scored.clone();
+                }
+            }
+        }
         Outcome {
             best,
+            confirmed,
             default: default_scored,
             timed,
             rejected,

@@ -160,3 +160,39 @@ fn a_warm_start_races_the_known_plan_first_and_stops_early() {
         cold.raced.len()
     );
 }
+
+/// Times that flatter every candidate against the best when raced in the search (a noisy
+/// machine), but are equal when raced against the default directly.
+struct Flattering {
+    raced: usize,
+}
+
+impl Evaluator for Flattering {
+    fn gate(&mut self, _: &Plan) -> Result<(), String> {
+        Ok(())
+    }
+
+    fn race(&mut self, best: &Plan, cand: &Plan) -> Result<Race, String> {
+        self.raced += 1;
+        let c = if best == cand || *best == DEFAULT() && self.raced > 3 {
+            10.0
+        } else {
+            9.0
+        };
+        let mut times = BTreeMap::new();
+        times.insert("f32 matmul".to_string(), (10.0, c));
+        Ok(Race { times })
+    }
+}
+
+#[test]
+fn a_winner_not_confirmed_against_the_default_leaves_the_default() {
+    let mut ev = Flattering { raced: 0 };
+    let s = Search {
+        max_rounds: 1,
+        ..Search::default()
+    };
+    let out = s.run(&mut ev, DEFAULT(), &[]);
+    assert_eq!(out.best.plan, DEFAULT());
+    assert!(out.rejected.iter().any(|r| r.why.contains("not confirmed")));
+}
