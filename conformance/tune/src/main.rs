@@ -75,8 +75,13 @@ fn status(cli: &Cli) -> Result<(), String> {
     for d in devices().map_err(|e| e.to_string())? {
         let what = match cache.lookup(&d) {
             Lookup::Fresh(e) => format!(
-                "tuned: {} ({} classes, {:.0} s)",
+                "tuned: {}{} ({} classes, {:.0} s)",
                 e.plan,
+                if e.plan == Plan::default_for(&d) {
+                    " (the default kept: nothing beat it)"
+                } else {
+                    ""
+                },
                 e.classes.len(),
                 e.tuning_s
             ),
