@@ -35,7 +35,11 @@ impl OpenClDevice {
 
     /// Panel sizes in bytes: packed `A` (0 when read in place), packed `B`.
     pub(crate) fn gemm_scratch(&self, dtype: FloatType, g: &Gemm<()>) -> [usize; 2] {
-        let (mr, nb) = (self.gemm.mr as usize, self.gemm.cols() as usize);
+        // A zero tile is refused by `run_gemm`; here it must only not divide by zero.
+        let (mr, nb) = (
+            self.gemm.mr.max(1) as usize,
+            self.gemm.cols().max(1) as usize,
+        );
         let pa = g.m.div_ceil(mr) * mr * g.k;
         let pb = g.n.div_ceil(nb) * nb * g.k;
         let per = |stride: usize| if stride == 0 { 1 } else { g.batch };
@@ -71,6 +75,12 @@ impl OpenClDevice {
                 code: cl_sys::CL_INVALID_MEM_OBJECT,
             }),
         };
+        if self.gemm.mr == 0 || self.gemm.cols() == 0 {
+            return Err(OclError::Unusable(format!(
+                "GEMM tile {:?} has no rows or no columns",
+                self.gemm
+            )));
+        }
         let (m, n, k, batch) = (g.m, g.n, g.k, g.batch);
         let (mr, nb) = (self.gemm.mr as usize, self.gemm.cols() as usize);
         let (mblocks, nblocks) = (m.div_ceil(mr), n.div_ceil(nb));
