@@ -51,9 +51,10 @@ struct Args {
     /// Replay the seeds and pinned crashes (same as the `replay` action).
     #[arg(long)]
     replay: bool,
-    /// libFuzzer's RSS limit per process, in MiB.
-    #[arg(long, default_value_t = 2048)]
-    rss_limit_mb: u64,
+    /// libFuzzer's RSS limit per process, in MiB (default 2048; with a GPU plugin, 3072:
+    /// see `DEVICE_MEMORY`).
+    #[arg(long)]
+    rss_limit_mb: Option<u64>,
     /// libFuzzer's per-input timeout, in seconds.
     #[arg(long, default_value_t = 20)]
     timeout: u64,
@@ -110,7 +111,10 @@ fn environment(cmd: &mut Command, plugin: Option<&Path>, artifacts: &Path) {
     if let Some(p) = plugin {
         cmd.env("NEUROKERN_FUZZ_PLUGIN", p);
     }
-    if plugin.is_some() || std::env::var_os("NEUROKERN_FUZZ_PLUGIN").is_some() {
+    if uses_plugin(plugin) {
+        if std::env::var_os("NEUROKERN_OPENCL_MEMORY").is_none() {
+            cmd.env("NEUROKERN_OPENCL_MEMORY", format!("{DEVICE_MEMORY_MB}M"));
+        }
         // The driver's allocations for the life of the process (see `libfuzzer_flags`)
         // are also reported by LeakSanitizer's check at exit, which libFuzzer's
         // `-detect_leaks=0` does not turn off.
@@ -263,13 +267,29 @@ fn dirs(t: &str) -> (PathBuf, PathBuf, PathBuf, PathBuf) {
     )
 }
 
+/// The device memory a GPU plugin under the fuzzer may use (`NEUROKERN_OPENCL_MEMORY`,
+/// unless set), in MiB. On a CPU device (PoCL) device memory is the process's memory, so
+/// the RSS limit grows by as much; without a cap a legal call could ask for gigabytes of
+/// workspace (found by the differential fuzzer: `dynamic_token_assignment` with `e = 0`
+/// and 16.7 M prototypes materialized a 2 GiB score matrix within PoCL's 20 GiB).
+const DEVICE_MEMORY_MB: u64 = 1024;
+
+fn uses_plugin(plugin: Option<&Path>) -> bool {
+    plugin.is_some() || std::env::var_os("NEUROKERN_FUZZ_PLUGIN").is_some()
+}
+
 fn libfuzzer_flags(a: &Args, plugin: Option<&Path>) -> Vec<String> {
+    let rss = a.rss_limit_mb.unwrap_or(if uses_plugin(plugin) {
+        2048 + DEVICE_MEMORY_MB
+    } else {
+        2048
+    });
     let mut flags = vec![
-        format!("-rss_limit_mb={}", a.rss_limit_mb),
+        format!("-rss_limit_mb={rss}"),
         format!("-timeout={}", a.timeout),
         "-malloc_limit_mb=1024".into(),
     ];
-    if plugin.is_some() || std::env::var_os("NEUROKERN_FUZZ_PLUGIN").is_some() {
+    if uses_plugin(plugin) {
         // A vendor driver behind the plugin (PoCL, a GPU runtime) keeps allocations for
         // the life of the process, which LeakSanitizer reports at exit as ours.
         flags.push("-detect_leaks=0".into());

@@ -79,13 +79,14 @@ impl OpenClDevice {
         }
         let ctx = Context::new(info.platform_id, info.id)?;
         let queue = Queue::new(&ctx, info.id)?;
+        let memory = crate::config::memory_limit(&info);
         let device = OpenClDevice {
             label: format!("{} / {}", info.platform, info.name),
             gemm: default_gemm(&info),
             gemm_local: default_gemm_local(&info),
             rows_per_item: info.is_cpu,
-            score_budget: info.max_alloc.min(info.global_mem / 4),
-            budget: Budget::new(info.id as usize, info.global_mem),
+            score_budget: info.max_alloc.min(memory / 4),
+            budget: Budget::new(info.id as usize, memory),
             pack_a: PackA::from_env(),
             info,
             state: Mutex::new(State::default()),
@@ -133,10 +134,12 @@ impl OpenClDevice {
     }
 
     /// Limits the device memory this device's buffers may hold (default: its global
-    /// memory, `CL_DEVICE_GLOBAL_MEM_SIZE`). Buffers of every context on the device count,
-    /// so the limit is on the device's total.
+    /// memory, `CL_DEVICE_GLOBAL_MEM_SIZE`, or `NEUROKERN_OPENCL_MEMORY`). Buffers of every
+    /// context on the device count, so the limit is on the device's total. The score
+    /// matrix budget shrinks with it (at most a quarter).
     pub fn with_memory_budget(mut self, bytes: u64) -> Self {
         self.budget = self.budget.with_limit(bytes);
+        self.score_budget = self.score_budget.min(bytes / 4);
         self
     }
 

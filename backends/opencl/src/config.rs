@@ -36,6 +36,45 @@ pub const GEMM_LOCAL_ENV: &str = "NEUROKERN_OPENCL_GEMM_LOCAL";
 /// The variable that overrides when `A` is packed.
 pub const PACK_A_ENV: &str = "NEUROKERN_OPENCL_PACK_A";
 
+/// The variable that limits the device memory neurokern's buffers may hold.
+pub const MEMORY_ENV: &str = "NEUROKERN_OPENCL_MEMORY";
+
+/// Parses `NEUROKERN_OPENCL_MEMORY`: bytes, or a number with `K`, `M` or `G` (binary
+/// units: `512M`, `2G`).
+pub fn parse_memory(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let (num, unit) = match t.char_indices().last() {
+        Some((i, c)) if c.is_ascii_alphabetic() => (&t[..i], c.to_ascii_uppercase()),
+        _ => (t, 'B'),
+    };
+    let scale: u64 = match unit {
+        'B' => 1,
+        'K' => 1 << 10,
+        'M' => 1 << 20,
+        'G' => 1 << 30,
+        _ => 0,
+    };
+    match num.trim().parse::<u64>() {
+        Ok(n) if n > 0 && scale > 0 => n
+            .checked_mul(scale)
+            .ok_or_else(|| format!("{MEMORY_ENV}=`{s}` is too large")),
+        _ => Err(format!(
+            "{MEMORY_ENV}=`{s}` is not an amount of memory: expected a number of bytes ≥ 1, \
+             optionally with K, M or G (binary units), e.g. `1G` or `512M`"
+        )),
+    }
+}
+
+/// The device memory neurokern's buffers may hold on `info`: its global memory, or less
+/// when `NEUROKERN_OPENCL_MEMORY` says so (an invalid value stops the device from
+/// opening, [`check_env`]). A process that shares the device, or a harness that bounds
+/// its own memory where device memory is host memory (a fuzzer on PoCL), sets it.
+pub fn memory_limit(info: &DeviceInfo) -> u64 {
+    env(MEMORY_ENV)
+        .and_then(|s| parse_memory(&s).ok())
+        .map_or(info.global_mem, |m| m.min(info.global_mem))
+}
+
 /// A set, non-empty variable.
 fn env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|s| !s.trim().is_empty())
@@ -93,6 +132,9 @@ pub fn check_env() -> Result<(), OclError> {
     }
     if let Some(s) = env(PACK_A_ENV) {
         bad.extend(parse_pack_a(&s).err());
+    }
+    if let Some(s) = env(MEMORY_ENV) {
+        bad.extend(parse_memory(&s).err());
     }
     if bad.is_empty() {
         Ok(())
@@ -169,6 +211,13 @@ mod tests {
         for bad in ["1", "0,1", "x,y", "1,1,1"] {
             let e = parse_gemm_local(bad).unwrap_err();
             assert!(e.contains(GEMM_LOCAL_ENV) && e.contains("x,y"), "{e}");
+        }
+        assert_eq!(parse_memory("1G"), Ok(1 << 30));
+        assert_eq!(parse_memory("512m"), Ok(512 << 20));
+        assert_eq!(parse_memory(" 4096 "), Ok(4096));
+        for bad in ["", "0", "1T", "G", "-1M", "1.5G"] {
+            let e = parse_memory(bad).unwrap_err();
+            assert!(e.contains(MEMORY_ENV) && e.contains("512M"), "{e}");
         }
         assert_eq!(parse_pack_a("1"), Ok(PackA::Always));
         assert!(parse_pack_a("yes").unwrap_err().contains(PACK_A_ENV));

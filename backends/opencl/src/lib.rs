@@ -46,8 +46,9 @@
 //!   (`embedding_backward`, `proto_segmented_sum`, also in `SumMode::Atomic`) run a stable
 //!   counting sort of the indices on the device, then sum each segment's rows in
 //!   increasing row order: `O(rows·width + segments·width)`.
-//! * **Memory.** Every buffer is counted against the device's global memory (shared by
-//!   the process's contexts on the device, [`OpenClDevice::with_memory_budget`]) before
+//! * **Memory.** Every buffer is counted against the device's global memory, or
+//!   `NEUROKERN_OPENCL_MEMORY` (`1G`, `512M`) when set lower (shared by the process's
+//!   contexts on the device, [`OpenClDevice::with_memory_budget`]), before
 //!   the driver is asked, since drivers over-commit (PoCL accepted 20 GiB on a 2 GiB
 //!   device). An allocation past the budget or the largest allocation, or one the driver
 //!   refuses, is a recoverable [`OclError::OutOfMemory`]: the backend and existing buffers

@@ -135,6 +135,19 @@ fn allocations_are_accounted_and_fail_cleanly() {
             other => panic!("{var}={bad}: expected a configuration error, got {other:?}"),
         }
     }
+    // NEUROKERN_OPENCL_MEMORY lowers the budget, and the score matrix's with it.
+    std::env::set_var("NEUROKERN_OPENCL_MEMORY", "64M");
+    let capped = OpenClDevice::new(&Default::default());
+    std::env::set_var("NEUROKERN_OPENCL_MEMORY", "lots");
+    let bad = OpenClDevice::new(&Default::default());
+    std::env::remove_var("NEUROKERN_OPENCL_MEMORY");
+    let capped = capped.unwrap();
+    assert_eq!(capped.memory().0, 64 << 20);
+    assert_eq!(
+        neurokern_gpu::Device::limits(&capped).score_budget,
+        16 << 20
+    );
+    assert!(matches!(bad, Err(OclError::Config(m)) if m.contains("NEUROKERN_OPENCL_MEMORY")));
     std::env::set_var("NEUROKERN_OPENCL_GEMM", "4,4,2");
     let ok = OpenClDevice::new(&Default::default());
     std::env::remove_var("NEUROKERN_OPENCL_GEMM");
