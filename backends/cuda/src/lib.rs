@@ -9,7 +9,7 @@
 //!   NEUROKERN_NVRTC_PATH").
 //! * **Never panics.** cudarc panics when a library or a symbol is missing; the libraries
 //!   are checked first and every call into cudarc runs inside a panic fence
-//!   ([`guard`](crate::guard)), so a failure is a [`CudaError`].
+//!   (the `guard` module), so a failure is a [`CudaError`].
 //! * **No per-op code.** [`CudaDevice`] implements the skeleton's small device trait:
 //!   memory, one GEMM launcher, one generic launcher for every table kernel (arguments
 //!   packed from the table's signature, [`launch`]) and synchronize.

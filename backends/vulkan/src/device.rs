@@ -55,7 +55,7 @@ pub enum GemmRoute {
     Storage,
 }
 
-/// Options of [`VulkanDevice::open`].
+/// Options of a `VulkanDevice` when it is opened.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Options {
     /// Use device-local buffers and a staging buffer even where a device-local memory type
