@@ -25,6 +25,11 @@ use crate::gemm::{Gemm, MatOut, MatRef};
 use crate::kernel::*;
 use crate::plan::{Buf, Plan};
 
+/// The most score-matrix cells per input element token assignment materializes: the
+/// seed model's (4096 rows, 384 prototypes, E = 128) has 2.7; past this many, the
+/// scratch would dwarf the data and the direct kernel is used.
+const SCORES_PER_INPUT: usize = 64;
+
 /// Rows per chunk of the first column-sum pass (at most [`COLUMN_CHUNKS`] chunks).
 const COLUMN_CHUNK_ROWS: usize = 64;
 /// Most chunks of the first column-sum pass.
@@ -171,10 +176,16 @@ pub fn lower(op: &Op, operands: &Operands, limits: &Limits) -> Plan {
         Op::DynamicTokenAssignment(d) => {
             let rows = d.b * d.s;
             let (idx, best) = (o.get("idx"), o.opt("best"));
-            // The f32 scores (rows, T) are a workspace indexed with 32 bits; a matrix much
-            // larger than the operands (large T, small E) is not materialized: one
-            // work-item per row scans the prototypes with its own dot products instead.
-            let cells = rows.checked_mul(d.t).filter(|&c| c <= i32::MAX as usize);
+            // The f32 scores (rows, T) are a workspace indexed with 32 bits. A matrix
+            // past the device's budget, or much larger than the operands (large T, small
+            // E: a fuzzer's E = 0 with 16 M prototypes asked for 1.2 GB of scratch), is not
+            // materialized: one work-item per row scans the prototypes with its own dot
+            // products instead.
+            let inputs = (rows + d.t).saturating_mul(d.e);
+            let cells = rows
+                .checked_mul(d.t)
+                .filter(|&c| c <= i32::MAX as usize)
+                .filter(|&c| c <= SCORES_PER_INPUT.saturating_mul(inputs));
             match cells.filter(|&c| (c as u64).saturating_mul(4) <= limits.score_budget) {
                 Some(cells) => {
                     let scores = p.work(cells * 4);
@@ -505,6 +516,22 @@ mod tests {
             [Step::Kernel(Kernel::TokenAssignDirect(_))]
         ));
         assert!(direct.work.is_empty());
+    }
+
+    #[test]
+    fn token_assignment_never_materializes_scores_that_dwarf_its_inputs() {
+        for (s, e, t) in [(64, 0, 1 << 24), (640, 1, 100_000)] {
+            let op = Op::DynamicTokenAssignment(DynamicTokenAssignment {
+                b: 1,
+                s,
+                e,
+                t,
+                want_best: false,
+            });
+            let ops = op.validate().unwrap();
+            let plan = lower(&op, &ops, &ROOMY);
+            assert!(plan.work.is_empty(), "e = {e}, t = {t}: {:?}", plan.work);
+        }
     }
 
     #[test]
