@@ -27,7 +27,7 @@ fn backends_plugins_and_filters() {
         "reference,sim",
         "--backend=opencl:1",
         "--plugin",
-        "before=/tmp/old/libneurokern_plugin_opencl.so",
+        "before=old-build/libneurokern_plugin_opencl.so",
         "--plugin",
         "./libneurokern_plugin_opencl.so",
         "--dtype",
@@ -47,7 +47,7 @@ fn backends_plugins_and_filters() {
         [
             PluginArg {
                 label: Some("before".into()),
-                path: "/tmp/old/libneurokern_plugin_opencl.so".into()
+                path: "old-build/libneurokern_plugin_opencl.so".into()
             },
             PluginArg {
                 label: None,
