@@ -3,29 +3,14 @@
 //! log, the shared kernel table against the sources, enumeration and selection, and the
 //! integer-written f16 conversions (exhaustively).
 
-use neurokern_backend_opencl::{
-    devices, open, open_default, probe, DeviceSelector, OclError, OpenClBackend,
-};
+mod common;
+
+use common::backend;
+use neurokern_backend_opencl::{devices, open, probe, DeviceSelector, OclError, OpenClBackend};
 use neurokern_core::op::*;
 use neurokern_core::{Backend, ElemType, FloatType, Op};
 use neurokern_gpu::kernel::SIGNATURES;
 use neurokern_gpu::GpuError;
-
-/// The default device, or `None` (skipped) when OpenCL cannot run here and CI does not
-/// require it.
-fn backend() -> Option<OpenClBackend> {
-    match open_default() {
-        Ok(b) => Some(b),
-        Err(e) => {
-            let required = std::env::var("NEUROKERN_REQUIRE")
-                .map(|v| v.split(',').any(|s| s.trim() == "opencl"))
-                .unwrap_or(false);
-            assert!(!required, "NEUROKERN_REQUIRE names opencl: {e}");
-            eprintln!("skipping: {e}");
-            None
-        }
-    }
-}
 
 fn oom<T>(r: &Result<T, neurokern_backend_opencl::Error>) -> bool {
     matches!(

@@ -8,26 +8,15 @@
 //! kernel bugs: the device's result is the IEEE result of an evaluation the contract
 //! allows.
 
-use neurokern_backend_opencl::{open_default, OpenClBackend};
+mod common;
+
+use common::backend;
+use neurokern_backend_opencl::OpenClBackend;
 use neurokern_conformance::cases::Case;
 use neurokern_conformance::data::HostData;
 use neurokern_conformance::run::{compare, execute, prepare};
 use neurokern_core::op::{AdamUpdate, HebbianUpdate};
 use neurokern_core::{f16, FloatType, Op};
-
-fn backend() -> Option<OpenClBackend> {
-    match open_default() {
-        Ok(b) => Some(b),
-        Err(e) => {
-            let required = std::env::var("NEUROKERN_REQUIRE")
-                .map(|v| v.split(',').any(|s| s.trim() == "opencl"))
-                .unwrap_or(false);
-            assert!(!required, "NEUROKERN_REQUIRE names opencl: {e}");
-            eprintln!("skipping: {e}");
-            None
-        }
-    }
-}
 
 /// Runs `case` on the device and returns the suite's failures.
 fn failures(b: &OpenClBackend, case: &Case) -> (Vec<Option<HostData>>, String) {

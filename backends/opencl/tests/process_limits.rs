@@ -2,6 +2,8 @@
 //! One test, alone in its binary: it changes process-wide state (the memory count of the
 //! device, `RLIMIT_AS`, environment variables) that other tests must not see.
 
+mod common;
+
 use neurokern_backend_opencl::{open_default, OclError, OpenClBackend, OpenClDevice};
 use neurokern_core::{Backend, ElemType};
 use neurokern_gpu::GpuError;
@@ -47,16 +49,8 @@ fn set_soft_as_limit(bytes: libc::rlim_t) -> libc::rlimit {
 
 #[test]
 fn allocations_are_accounted_and_fail_cleanly() {
-    let dev = match OpenClDevice::new(&Default::default()) {
-        Ok(d) => d,
-        Err(e) => {
-            let required = std::env::var("NEUROKERN_REQUIRE")
-                .map(|v| v.split(',').any(|s| s.trim() == "opencl"))
-                .unwrap_or(false);
-            assert!(!required, "NEUROKERN_REQUIRE names opencl: {e}");
-            eprintln!("skipping: {e}");
-            return;
-        }
+    let Some(dev) = common::or_skip(OpenClDevice::new(&Default::default())) else {
+        return;
     };
 
     // 1. The budget: the device's global memory by default; buffers count until dropped.
